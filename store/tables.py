@@ -1,0 +1,83 @@
+"""The tables. Times are unix seconds (float) so that ordering and "changed since"
+queries are plain comparisons on every backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+FINISHED = ("done", "failed", "cancelled")
+
+
+class Job(SQLModel, table=True):
+    """One validated request of one kind (train, sweep, walk, probe) and its live state."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    status: str = Field(default="queued", index=True)
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    label: str = ""  # one line that says what the job is, e.g. "unet res64 builtin"
+    priority: int = 0
+    device: str = "auto"  # what was asked for: auto, cpu, cuda:N
+    parent_id: int | None = Field(default=None, foreign_key="job.id", index=True)
+    after_id: int | None = Field(default=None, foreign_key="job.id")
+    group_id: int | None = Field(default=None, index=True)
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    updated_at: float = Field(index=True)
+    error: str | None = None
+    # lease: who runs it now and until when the lease holds without a heartbeat
+    lease_owner: str | None = None
+    lease_expires: float | None = None
+    cancel_requested: bool = False
+    assigned_device: str | None = None
+    # live progress, written by the running job
+    step: int = 0
+    total_steps: int = 0
+    loss: float | None = None
+    images_per_s: float | None = None
+    eta_s: float | None = None
+
+
+class Run(SQLModel, table=True):
+    """What a job produced: its folder, summary metrics, artifacts and provenance."""
+
+    id: int = Field(primary_key=True, foreign_key="job.id")
+    run_dir: str
+    host: str | None = None
+    device: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    artifacts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    results: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    versions: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    git_commit: str | None = None
+
+
+class Attempt(SQLModel, table=True):
+    """One claim of a job by a worker: where it started and how it ended."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(foreign_key="job.id", index=True)
+    number: int
+    start_step: int = 0
+    end_step: int | None = None
+    worker: str
+    host: str
+    pid: int | None = None
+    device: str | None = None
+    started_at: float
+    ended_at: float | None = None
+    outcome: str = "running"  # running, done, failed, cancelled, requeued, lost
+    error: str | None = None
+
+
+class Setting(SQLModel, table=True):
+    """Small key/value state shared by all processes (e.g. the queue being paused)."""
+
+    key: str = Field(primary_key=True)
+    value: str

@@ -1,0 +1,177 @@
+"""The store's contract: lifecycle, atomic claims, leases, dependencies, pragmas."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from store import open_db, queries, queue
+from store.queue import QueueError
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    return open_db(tmp_path / "aetui.db")
+
+
+def add(db, n: int = 1, **kw):
+    rows = [{"kind": "train", "spec": {"i": i}, "label": f"job{i}", "total_steps": 10} for i in range(n)]
+    return queue.enqueue_many(db, rows, run_root="/tmp/runs", **kw)
+
+
+def take(db, device: str = "cpu", worker: str = "h:1"):
+    return queue.claim(db, worker=worker, host="h", pid=1, device=device)
+
+
+def test_sqlite_file_is_wal_with_foreign_keys(db, tmp_path):
+    add(db)
+    with db.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert c.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    plain = sqlite3.connect(tmp_path / "aetui.db")
+    assert plain.execute("select count(*) from job").fetchone()[0] == 1
+    assert plain.execute("select run_dir from run").fetchone()[0] == "/tmp/runs/1"
+
+
+def test_lifecycle_and_attempts(db):
+    (job,) = add(db)
+    assert job.status == "queued" and job.id == 1
+    got = take(db)
+    assert got.id == 1 and got.status == "running" and got.assigned_device == "cpu"
+    assert take(db) is None
+    queue.progress(db, job_id=1, step=7, loss=0.5, images_per_s=10.0)
+    assert queue.finish(db, job_id=1, worker="h:1", status="done")
+    job = queries.get_job(db, 1)
+    assert (job.status, job.step, job.loss) == ("done", 7, 0.5)
+    (attempt,) = queries.attempts(db, 1)
+    assert (attempt.outcome, attempt.start_step, attempt.end_step) == ("done", 0, 7)
+
+
+def test_finish_by_another_worker_is_refused(db):
+    add(db)
+    take(db, worker="h:1")
+    assert not queue.finish(db, job_id=1, worker="h:2", status="done")
+    assert queries.get_job(db, 1).status == "running"
+
+
+def test_priority_then_age(db):
+    add(db, 3)
+    queue.set_priority(db, job_id=3, priority=5)
+    assert [take(db).id for _ in range(3)] == [3, 1, 2]
+
+
+def test_device_requests(db):
+    add(db, 1, device="cuda:1")
+    add(db, 1, device="cpu")
+    assert take(db, device="cuda:0") is None
+    assert take(db, device="cuda:1").id == 1
+    assert take(db, device="cpu").id == 2
+
+
+def test_after_dependency_waits_then_fails_with_its_parent(db):
+    add(db)
+    add(db, after_id=1)
+    assert take(db).id == 1
+    assert take(db) is None  # 2 waits for 1
+    queue.finish(db, job_id=1, worker="h:1", status="failed", error="boom")
+    assert queue.fail_blocked(db) == [2]
+    job = queries.get_job(db, 2)
+    assert job.status == "failed" and "dependency job 1 failed" in job.error
+
+
+def test_paused_queue_claims_nothing(db):
+    add(db)
+    queue.set_paused(db, True)
+    assert take(db) is None and queries.is_paused(db)
+    queue.set_paused(db, False)
+    assert take(db).id == 1
+
+
+def test_requeue_when_worker_process_gone_and_resume_step_recorded(db):
+    add(db)
+    take(db, worker="h:4242")
+    queue.progress(db, job_id=1, step=5)
+    assert queue.requeue_lost(db, host="h", is_alive=lambda pid: pid != 4242) == [1]
+    assert queries.get_job(db, 1).status == "queued"
+    take(db, worker="h:1")
+    attempts = queries.attempts(db, 1)
+    assert [(a.outcome, a.start_step) for a in attempts] == [("lost", 0), ("running", 5)]
+
+
+def test_requeue_when_lease_expires_on_another_host(db):
+    add(db)
+    take(db, worker="other:1")
+    assert queue.requeue_lost(db, host="h", is_alive=lambda pid: True) == []
+    queue.heartbeat(db, worker="other:1", job_ids=[1])
+    from sqlalchemy import update
+
+    from store.tables import Job
+
+    with db.begin() as c:
+        c.execute(update(Job).values(lease_expires=time.time() - 1))
+    assert queue.requeue_lost(db, host="h", is_alive=lambda pid: True) == [1]
+
+
+def test_cancel_retry_delete(db):
+    add(db, 2)
+    assert queue.cancel(db, job_id=1).status == "cancelled"
+    take(db)
+    job = queue.cancel(db, job_id=2)
+    assert job.status == "running" and job.cancel_requested
+    assert queue.heartbeat(db, worker="h:1", job_ids=[2]) == [2]
+    with pytest.raises(QueueError, match="is cancelled"):
+        queue.cancel(db, job_id=1)
+    assert queue.retry(db, job_id=1).status == "queued"
+    with pytest.raises(QueueError, match="only failed or cancelled"):
+        queue.retry(db, job_id=1)
+    with pytest.raises(QueueError, match="no job 99"):
+        queue.cancel(db, job_id=99)
+    queue.cancel(db, job_id=1)
+    queue.delete(db, job_id=1)
+    with pytest.raises(QueueError):
+        queries.get_job(db, 1)
+
+
+def test_grid_is_one_group(db):
+    jobs = add(db, 4)
+    assert {j.group_id for j in jobs} == {jobs[0].id}
+
+
+def test_changed_since_reads_only_new_rows(db):
+    add(db, 3)
+    mark = max(j.updated_at for j in queries.list_jobs(db))
+    time.sleep(0.01)
+    queue.progress(db, job_id=2, step=3)
+    assert [j.id for j in queries.list_jobs(db, changed_since=mark)] == [2]
+
+
+def _claimer(path: str, worker: str, out) -> None:
+    db = open_db(path)
+    got = []
+    while True:
+        job = queue.claim(db, worker=worker, host="h", pid=None, device="cpu")
+        if job is None:
+            break
+        got.append(job.id)
+        queue.finish(db, job_id=job.id, worker=worker, status="done")
+    out.put(got)
+
+
+def test_concurrent_processes_claim_each_job_once(db, tmp_path):
+    add(db, 120)
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claimer, args=(str(tmp_path / "aetui.db"), f"h:{i}", out)) for i in range(4)]
+    for p in procs:
+        p.start()
+    claimed = [j for _ in procs for j in out.get(timeout=120)]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sorted(claimed) == list(range(1, 121))
+    assert queries.count_jobs(db) == {"done": 120}
