@@ -1,0 +1,119 @@
+"""Parse and check ``--data`` strings.
+
+Stdlib only: the CLI imports this at queue time to reject bad input quickly, long
+before a worker pays for importing torch or numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+KINDS = ("builtin", "cifar10", "folder", "npy")
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
+CIFAR10_DIRNAME = "cifar-10-batches-py"
+CIFAR10_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR10_TEST_FILE = "test_batch"
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A parsed ``--data`` value; ``str()`` gives back the canonical text."""
+
+    kind: str
+    path: str | None = None
+    count: int | None = None
+
+    def __str__(self) -> str:
+        if self.count is not None:
+            return f"{self.kind}:{self.count}"
+        if self.path is not None:
+            return f"{self.kind}:{self.path}"
+        return self.kind
+
+
+def parse_source(text: str) -> DataSource:
+    """Parse ``builtin[:N]``, ``cifar10[:PATH]``, ``folder:PATH`` or ``npy:PATH``."""
+    kind, sep, rest = text.strip().partition(":")
+    kind = kind.strip().lower()
+    rest = rest.strip()
+    if kind not in KINDS:
+        raise ValueError(f"unknown data source {text.strip()!r}: expected one of "
+                         "builtin[:N], cifar10[:PATH], folder:PATH, npy:PATH")
+    if kind == "builtin":
+        if not sep:
+            return DataSource("builtin")
+        try:
+            count = int(rest)
+        except ValueError:
+            count = 0
+        if count < 1:
+            raise ValueError(f"bad image count in {text.strip()!r}: "
+                             "builtin:N needs a whole number N >= 1")
+        return DataSource("builtin", count=count)
+    if not rest:
+        if kind == "cifar10" and not sep:
+            return DataSource("cifar10")
+        raise ValueError(f"missing path in {text.strip()!r}: write {kind}:PATH")
+    return DataSource(kind, path=rest)
+
+
+def source_path(src: DataSource) -> Path:
+    """The user's path with ``~`` expanded."""
+    if src.path is None:
+        raise ValueError(f"data source {src} has no path")
+    return Path(src.path).expanduser()
+
+
+def cifar10_root(src: DataSource, home: Path) -> Path:
+    """Where CIFAR-10 lives (or will be downloaded): the given path or ``home/data/cifar10``."""
+    return source_path(src) if src.path is not None else Path(home) / "data" / "cifar10"
+
+
+def find_cifar10_batches(root: Path) -> Path | None:
+    """The folder holding the six pickles: ``root/cifar-10-batches-py`` or ``root`` itself."""
+    for candidate in (root / CIFAR10_DIRNAME, root):
+        if all((candidate / name).is_file()
+               for name in (*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE)):
+            return candidate
+    return None
+
+
+def iter_image_files(folder: Path):
+    """Image files under ``folder`` (recursive, by suffix, unsorted)."""
+    return (p for p in folder.rglob("*")
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def check_source(src: DataSource, *, home: Path, download: bool = False) -> None:
+    """Raise ``ValueError`` (one line) if ``src`` cannot be loaded as it stands."""
+    if src.kind == "builtin":
+        return
+    if src.kind == "cifar10":
+        root = cifar10_root(src, home)
+        if download or find_cifar10_batches(root) is not None:
+            return
+        raise ValueError(f"CIFAR-10 not found in {root} (expected {CIFAR10_DIRNAME}/ with "
+                         "data_batch_1..5 and test_batch): pass --download or give "
+                         "cifar10:PATH")
+    path = source_path(src)
+    if src.kind == "folder":
+        if not path.exists():
+            raise ValueError(f"image folder {path} does not exist")
+        if not path.is_dir():
+            raise ValueError(f"{path} is not a folder")
+        if next(iter_image_files(path), None) is None:
+            suffixes = " ".join(sorted(IMAGE_SUFFIXES))
+            raise ValueError(f"no image files ({suffixes}) under {path}")
+        return
+    if src.kind == "npy":
+        if path.suffix.lower() != ".npy":
+            raise ValueError(f"{path} is not a .npy file")
+        if not path.is_file():
+            raise ValueError(f"npy file {path} does not exist")
+        with path.open("rb") as fh:
+            if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+                raise ValueError(f"{path} is not a .npy file (bad header)")
+        return
+    raise ValueError(f"unknown data source kind {src.kind!r}")
