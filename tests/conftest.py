@@ -33,7 +33,22 @@ def cli_env(home: Path) -> dict[str, str]:
     return env
 
 
-def aetui(home: Path, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+def aetui(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real `aetui` command in this process (Typer's runner): fast, same code path."""
+    from typer.testing import CliRunner
+
+    from aetui.cli import app
+
+    env = {k: None for k in os.environ if k.startswith("AETUI_")}
+    env["AETUI_HOME"] = str(home)
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    proc = subprocess.CompletedProcess(["aetui", *args], result.exit_code, result.stdout, result.stderr)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"aetui {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def aetui_proc(home: Path, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the real `aetui` command in a subprocess."""
     proc = subprocess.run([sys.executable, "-m", "aetui", *args], capture_output=True, text=True,
                           env=cli_env(home), timeout=timeout, cwd=ROOT)

@@ -1,0 +1,59 @@
+"""The `aetui` command: Typer app wired from one module per command group.
+
+Nothing here imports torch, sqlmodel or textual at import time; each command imports
+what it needs when it runs, so `aetui --help` starts fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from aetui.cli import jobs_cmds, work_cmds
+from aetui.cli.options import HomeOpt
+
+app = typer.Typer(
+    name="aetui",
+    help="A terminal experiment manager for autoencoder research.\n\n"
+         "Run `aetui` alone for the dashboard; `aetui queue unet --res 64` queues a job; "
+         "`aetui worker` runs the queue.",
+    no_args_is_help=False,
+    invoke_without_command=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+jobs_cmds.register(app)
+work_cmds.register(app)
+try:
+    import aetui.cli.experiment_cmds as experiment_cmds
+except ModuleNotFoundError as e:  # experiments not built yet in this checkout
+    if e.name != "aetui.cli.experiment_cmds":
+        raise
+else:
+    experiment_cmds.register(app)
+
+
+@app.callback()
+def dashboard(
+    ctx: typer.Context,
+    home: HomeOpt = None,
+    graphics: Annotated[Optional[str], typer.Option(help="image drawing: auto, kitty, sixel or halfblock")] = None,
+) -> None:
+    """Open the dashboard when no command is given."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from aetui.cli.options import home_of
+
+    try:
+        from aetui.tui.app import run_dashboard
+    except ModuleNotFoundError:
+        typer.echo(ctx.get_help())
+        return
+    run_dashboard(home_of(home), graphics=graphics)
+
+
+def main() -> None:
+    app()

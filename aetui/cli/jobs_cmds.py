@@ -1,0 +1,222 @@
+"""Verbs on the queue: queue, runs, show, cancel, retry, priority, delete, pause, resume."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from aetui.cli.options import HomeOpt, JobIdArg, JsonOpt, home_of, print_json, split_list, user_errors
+
+Opt = typer.Option
+
+
+def register(app: typer.Typer) -> None:
+    for fn in (queue, runs, show, cancel, retry, priority, delete, pause, resume):
+        app.command(name=fn.__name__.rstrip("_"))(user_errors(fn))
+
+
+def queue(
+    model: Annotated[str, typer.Argument(help="model: mlp, unet or attn-unet", show_default=False)],
+    res: Annotated[int, Opt("--res", help="image resolution (power of two)", show_default=False)],
+    data: Annotated[str, Opt(help="builtin[:N], cifar10[:PATH], folder:PATH or npy:PATH")] = "builtin",
+    steps: Annotated[Optional[str], Opt(help="training steps \\[default: 2000]; a comma list makes a grid", show_default=False)] = None,
+    batch_size: Annotated[Optional[str], Opt(help="batch size \\[default: 32]; comma list = grid", show_default=False)] = None,
+    lr: Annotated[Optional[str], Opt(help="Adam learning rate \\[default: 1e-4]; comma list = grid", show_default=False)] = None,
+    seed: Annotated[Optional[str], Opt(help="seed \\[default: 0]; comma list = grid", show_default=False)] = None,
+    skips: Annotated[Optional[bool], Opt("--skips/--no-skips", help="U-Net skip connections \\[default: off]", show_default=False)] = None,
+    base_width: Annotated[Optional[str], Opt(help="U-Net first-level width \\[default: 64]", show_default=False)] = None,
+    depth: Annotated[Optional[str], Opt(help="U-Net downsamplings \\[default: 4; attn-unet 3]", show_default=False)] = None,
+    width: Annotated[Optional[str], Opt(help="MLP hidden width \\[default: 4000]", show_default=False)] = None,
+    hidden_layers: Annotated[Optional[int], Opt(help="MLP hidden layers \\[default: 5]", show_default=False)] = None,
+    bottleneck: Annotated[Optional[str], Opt(help="U-Net bottleneck, e.g. linear:100", show_default=False)] = None,
+    train_noise: Annotated[Optional[str], Opt(help="corrupt training inputs, e.g. mix:0.3 (a denoising control)", show_default=False)] = None,
+    download: Annotated[bool, Opt("--download", help="download the dataset if missing (cifar10)")] = False,
+    checkpoint_every: Annotated[Optional[int], Opt(help="checkpoint every N steps \\[default: 500]", show_default=False)] = None,
+    checkpoint_minutes: Annotated[Optional[float], Opt(help="and at least every M minutes \\[default: 5]", show_default=False)] = None,
+    heldout_fraction: Annotated[Optional[float], Opt(help="share of images held out for evaluation \\[default: 0.1]", show_default=False)] = None,
+    log_every: Annotated[Optional[int], Opt(help="log the loss every N steps \\[default: 25]", show_default=False)] = None,
+    image_every: Annotated[Optional[int], Opt(help="log image grids every N steps \\[default: 250]", show_default=False)] = None,
+    compile: Annotated[Optional[bool], Opt("--compile/--no-compile", help="torch.compile \\[default: on for CUDA]", show_default=False)] = None,
+    precision: Annotated[str, Opt(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
+    device: Annotated[str, Opt(help="auto, cpu or cuda:N")] = "auto",
+    priority: Annotated[int, Opt(help="higher runs first")] = 0,
+    after: Annotated[Optional[int], Opt(help="run only after this job is done", show_default=False)] = None,
+    json: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Queue a training job (a grid of jobs when an option has a comma list).
+
+    Examples: `aetui queue unet --res 64` ·
+    `aetui queue mlp --res 32 --data cifar10 --steps 2000 --batch-size 512` ·
+    `aetui queue unet --res 64 --lr 1e-4,3e-4 --batch-size 16,32` (4 jobs)
+    """
+    from aetui.jobs import expand_grid, submit
+
+    h = home_of(home)
+    options = {
+        "skips": skips, "base_width": split_list(base_width, int, "--base-width"),
+        "depth": split_list(depth, int, "--depth"), "width": split_list(width, int, "--width"),
+        "hidden_layers": hidden_layers, "bottleneck": bottleneck,
+    }
+    fields = {
+        "model": model, "res": res, "data": data, "download": download,
+        "steps": split_list(steps, int, "--steps"), "batch_size": split_list(batch_size, int, "--batch-size"),
+        "lr": split_list(lr, float, "--lr"), "seed": split_list(seed, int, "--seed"),
+        "train_noise": train_noise, "checkpoint_every": checkpoint_every, "log_every": log_every,
+        "checkpoint_minutes": checkpoint_minutes, "heldout_fraction": heldout_fraction,
+        "image_every": image_every, "compile": compile, "precision": precision,
+    }
+    specs = []
+    for combo in expand_grid({**fields, **{f"option:{k}": v for k, v in options.items()}}):
+        spec = {k: v for k, v in combo.items() if not k.startswith("option:") and v is not None}
+        spec["options"] = {k[7:]: v for k, v in combo.items() if k.startswith("option:") and v is not None}
+        specs.append(spec)
+    jobs = submit(h, "train", specs, priority=priority, device=device, after=after)
+    _report_queued(h, jobs, json)
+
+
+def _report_queued(h, jobs, as_json: bool) -> None:
+    """Print new jobs (JSON: the job, or a list for a grid) and warn when no worker runs."""
+    from aetui.jobs import job_summary
+    from aetui.worker.registry import running_workers
+
+    if as_json:
+        rows = [job_summary(j) for j in jobs]
+        print_json(rows[0] if len(rows) == 1 else rows)
+    else:
+        for j in jobs:
+            typer.echo(j.id)
+    if not running_workers(h):
+        typer.echo("aetui: no worker is running; start one with `aetui worker` (or `aetui worker --detach`)", err=True)
+
+
+def runs(
+    status: Annotated[Optional[str], Opt(help="only jobs with this status (queued, running, done, failed, cancelled)", show_default=False)] = None,
+    kind: Annotated[Optional[str], Opt(help="only jobs of this kind (train, sweep, walk, probe)", show_default=False)] = None,
+    limit: Annotated[int, Opt(help="at most this many, newest first (0: all)")] = 50,
+    json: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """List jobs and runs, newest first.
+
+    Examples: `aetui runs` · `aetui runs --status running` · `aetui runs --json | jq '.[].id'`
+    """
+    from aetui.errors import UserError
+    from aetui.jobs import job_summary
+    from store import STATUSES, queries
+
+    if status and status not in STATUSES:
+        raise UserError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+    h = home_of(home)
+    jobs = queries.list_jobs(h.db, status=status, kind=kind, limit=limit or None)
+    if json:
+        print_json([job_summary(j) for j in jobs])
+        return
+    from aetui.cli.render import jobs_table
+
+    jobs_table(jobs)
+
+
+def show(job_id: JobIdArg, json: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Everything known about one job and its run: spec, status, metrics, attempts, files.
+
+    Examples: `aetui show 3` · `aetui show 3 --json`
+    """
+    from aetui.jobs import job_detail
+
+    detail = job_detail(home_of(home), job_id)
+    if json:
+        print_json(detail)
+        return
+    from aetui.cli.render import job_panel
+
+    job_panel(detail)
+
+
+def cancel(job_id: JobIdArg, json: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Cancel a queued job, or stop a running one (its worker checkpoints it first).
+
+    Example: `aetui cancel 3`
+    """
+    from aetui import jobs
+
+    job = jobs.cancel(home_of(home), job_id)
+    _print_job(job, json, "cancelled" if job.status == "cancelled" else "stopping (cancel sent to its worker)")
+
+
+def retry(job_id: JobIdArg, json: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Queue a failed or cancelled job again; it resumes from its last checkpoint.
+
+    Example: `aetui retry 3`
+    """
+    from aetui import jobs
+
+    job = jobs.retry(home_of(home), job_id)
+    _print_job(job, json, "queued again")
+
+
+def priority(job_id: JobIdArg, value: Annotated[int, typer.Argument(help="new priority (higher runs first)")],
+             json: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Change a job's priority.
+
+    Example: `aetui priority 3 10`
+    """
+    from aetui import jobs
+
+    job = jobs.set_priority(home_of(home), job_id, value)
+    _print_job(job, json, f"priority {value}")
+
+
+def delete(job_id: JobIdArg, yes: Annotated[bool, Opt("--yes", "-y", help="do not ask")] = False,
+           json: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Delete a finished job: its rows and its run folder.
+
+    Example: `aetui delete 3 --yes`
+    """
+    from aetui import jobs
+
+    if not yes and not typer.confirm(f"delete job {job_id} and its run folder?"):
+        raise typer.Exit(1)
+    jobs.delete(home_of(home), job_id)
+    if json:
+        print_json({"id": job_id, "deleted": True})
+    else:
+        typer.echo(f"job {job_id}: deleted")
+
+
+def pause(json: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Pause the queue: running jobs go on, no new job starts.
+
+    Example: `aetui pause`
+    """
+    _set_paused(home, True, json)
+
+
+def resume(json: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Resume a paused queue.
+
+    Example: `aetui resume`
+    """
+    _set_paused(home, False, json)
+
+
+def _set_paused(home: str | None, paused: bool, as_json: bool) -> None:
+    from store.queue import set_paused
+
+    set_paused(home_of(home).db, paused)
+    if as_json:
+        print_json({"paused": paused})
+    else:
+        typer.echo("queue paused" if paused else "queue resumed")
+
+
+def _print_job(job, as_json: bool, what: str) -> None:
+    from aetui.jobs import job_summary
+
+    if as_json:
+        print_json(job_summary(job))
+    else:
+        typer.echo(f"job {job.id}: {what}")
+
+

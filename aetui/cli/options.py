@@ -1,0 +1,63 @@
+"""Options every verb shares, defined once, and the error handling every verb uses."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Annotated, Any, Callable, Optional
+
+import typer
+
+from aetui.errors import UserError
+
+HomeOpt = Annotated[Optional[str], typer.Option("--home", help="aetui home folder (default: $AETUI_HOME, else ~/.local/share/aetui)", show_default=False)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+JobIdArg = Annotated[int, typer.Argument(help="job id (see `aetui runs`)", show_default=False)]
+
+
+def home_of(home: str | None):
+    from aetui.home import Home
+
+    return Home.resolve(home)
+
+
+def fail(message: str) -> None:
+    """One clear line on stderr and exit code 2."""
+    typer.echo(f"aetui: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn the errors a user can fix into one line and exit 2 (AETUI_DEBUG=1: traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (UserError, ValueError, FileNotFoundError) as e:
+            if os.environ.get("AETUI_DEBUG"):
+                raise
+            fail(str(e) or type(e).__name__)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def split_list(text: str | None, cast: Callable[[str], Any], flag: str) -> Any:
+    """`1e-4,3e-4` -> [1e-4, 3e-4] (a grid axis); a single value stays a scalar."""
+    if text is None:
+        return None
+    try:
+        values = [cast(v.strip()) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise UserError(f"{flag}: cannot read {text!r} as {cast.__name__} value(s)") from None
+    if not values:
+        raise UserError(f"{flag}: no value given")
+    return values if len(values) > 1 else values[0]

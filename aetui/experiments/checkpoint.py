@@ -1,0 +1,90 @@
+"""Checkpoints: plain tensors and numbers in a dict, written atomically.
+
+Loadable with `torch.load(weights_only=True)`; anything else is refused. The newest
+`KEEP` step checkpoints are kept, plus `final.pt` when a run ends.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+KEEP = 3
+_STEP_FILE = re.compile(r"step_(\d+)\.pt")
+
+
+class CheckpointError(ValueError):
+    """A file that is missing or is not a plain aetui checkpoint."""
+
+
+def save(path: Path, state: dict[str, Any]) -> None:
+    """Write to a temp file, fsync it, rename over the target, fsync the folder."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_step(ckpt_dir: Path, step: int, state: dict[str, Any]) -> Path:
+    path = ckpt_dir / f"step_{step:08d}.pt"
+    save(path, state)
+    for old in step_files(ckpt_dir)[:-KEEP]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def step_files(ckpt_dir: Path) -> list[Path]:
+    """Step checkpoints, oldest first."""
+    if not ckpt_dir.is_dir():
+        return []
+    files = [p for p in ckpt_dir.iterdir() if _STEP_FILE.fullmatch(p.name)]
+    return sorted(files, key=lambda p: int(_STEP_FILE.fullmatch(p.name).group(1)))
+
+
+def latest(ckpt_dir: Path) -> Path | None:
+    final = ckpt_dir / "final.pt"
+    if final.is_file():
+        return final
+    files = step_files(ckpt_dir)
+    return files[-1] if files else None
+
+
+def load(path: Path, map_location: str = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely; CheckpointError with one line when it is not one of ours."""
+    import pickle
+
+    import torch
+
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} is not a plain checkpoint (weights_only load refused it: {first[:160]})") from None
+    if not isinstance(state, dict) or "model" not in state or "config" not in state:
+        raise CheckpointError(f"{path} is not an aetui checkpoint (no model state and config)")
+    return state
+
+
+def load_model(path: Path, device: str = "cpu"):
+    """Rebuild the model a checkpoint describes and load its weights."""
+    from aetui.models import build
+
+    state = load(path, map_location=device)
+    config = state["config"]
+    model = build(config["name"], int(config["res"]), **dict(config["options"]))
+    model.load_state_dict(state["model"])
+    return model.to(device), state

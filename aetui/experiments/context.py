@@ -1,0 +1,68 @@
+"""What a running job may do: report progress, record results, notice a stop request.
+
+The same context serves a job in a worker's child process and a job run in the
+foreground (`--now`, `aetui demo`); only `on_progress` differs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from aetui.home import Home
+
+PROGRESS_EVERY_S = 1.0
+
+
+class StopRequested(Exception):
+    """Raised by a runner after it saved its state because the job was asked to stop."""
+
+    def __init__(self, step: int):
+        super().__init__(f"stopped at step {step}")
+        self.step = step
+
+
+class JobFailed(Exception):
+    """A job ended for a reason the user should read (e.g. "diverged at step 120")."""
+
+
+@dataclass
+class JobContext:
+    home: Home
+    job_id: int
+    run_dir: Path
+    device: str  # torch device string, e.g. "cpu" or "cuda:0" (after CUDA_VISIBLE_DEVICES)
+    parent_run_dir: Path | None = None
+    on_progress: Callable[[int, int, float | None], None] | None = None
+    should_stop: Callable[[], bool] = lambda: False
+    start_step: int = 0
+    batch_size: int = 0  # set by runners that report images/s, for the ETA
+    _last_report: float = field(default=0.0, repr=False)
+
+    def progress(self, step: int, total: int, *, loss: float | None = None,
+                 images_per_s: float | None = None, force: bool = False) -> None:
+        """Tell the store (at most once a second unless forced) and the foreground bar."""
+        if self.on_progress is not None:
+            self.on_progress(step, total, loss)
+        now = time.monotonic()
+        if not force and now - self._last_report < PROGRESS_EVERY_S:
+            return
+        self._last_report = now
+        from store import queue
+
+        eta = (total - step) / (images_per_s / self.batch_size) if images_per_s and self.batch_size else None
+        queue.progress(self.home.db, job_id=self.job_id, step=step, total_steps=total, loss=loss,
+                       images_per_s=images_per_s, eta_s=eta)
+
+    def record(self, *, metrics: dict[str, Any] | None = None, artifacts: dict[str, Any] | None = None,
+               results: dict[str, Any] | None = None) -> None:
+        from store import queue
+
+        queue.record_run(self.home.db, job_id=self.job_id, metrics=metrics, artifacts=artifacts, results=results)
+
+    def artifact_path(self, *parts: str) -> Path:
+        path = self.run_dir.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,196 @@
+"""What users do with jobs: the functions the CLI and the dashboard both call.
+
+Each takes a `Home`, validates with `aetui.specs`, and changes state only through
+`store.queue`. Errors a user can fix come out as `UserError`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from aetui.errors import UserError
+from aetui.home import Home
+from aetui.specs import parse_spec
+
+
+@contextmanager
+def _queue_errors() -> Iterator[None]:
+    from store.queue import QueueError
+
+    try:
+        yield
+    except QueueError as e:
+        raise UserError(str(e)) from None
+
+
+def expand_grid(fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of the list-valued fields (a grid); other fields are shared."""
+    axes = {k: v for k, v in fields.items() if isinstance(v, list)}
+    if not axes:
+        return [dict(fields)]
+    combos = itertools.product(*axes.values())
+    return [{**fields, **dict(zip(axes, combo))} for combo in combos]
+
+
+def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int = 0, device: str = "auto",
+           after: int | None = None, parent: int | None = None) -> list[Any]:
+    """Validate every spec first, then queue them all (one group when more than one).
+
+    Nothing is written unless every spec is valid and its files exist.
+    """
+    from aetui.worker.devices import parse_device
+
+    try:
+        device = parse_device(device)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    parsed = [parse_spec(kind, s) for s in specs]
+    for spec in parsed:
+        check = getattr(spec, "check_files", None)
+        if check is not None:
+            try:
+                check(home.path)
+            except ValueError as e:
+                raise UserError(str(e)) from None
+    if parent is not None:
+        parsed = [_check_parent(home, spec, parent) for spec in parsed]
+    from store.queue import enqueue_many
+
+    rows = [dict(kind=kind, spec=spec.model_dump(mode="json"), label=spec.label,
+                 total_steps=getattr(spec, "steps", 0) or 0) for spec in parsed]
+    with _queue_errors():
+        return enqueue_many(home.db, rows, run_root=str(home.runs), priority=priority, device=device,
+                            after_id=after, parent_id=parent)
+
+
+def _check_parent(home: Home, spec: Any, parent: int) -> Any:
+    from store.queries import get_job
+
+    with _queue_errors():
+        job = get_job(home.db, parent)
+    if job.kind != "train":
+        raise UserError(f"job {parent} is a {job.kind} job, not a training run")
+    if job.status != "done":
+        raise UserError(f"job {parent} is {job.status}, not a finished training run")
+    return spec
+
+
+def cancel(home: Home, job_id: int):
+    from store import queue
+
+    with _queue_errors():
+        return queue.cancel(home.db, job_id=job_id)
+
+
+def retry(home: Home, job_id: int):
+    from store import queue
+
+    with _queue_errors():
+        return queue.retry(home.db, job_id=job_id)
+
+
+def set_priority(home: Home, job_id: int, priority: int):
+    from store import queue
+
+    with _queue_errors():
+        return queue.set_priority(home.db, job_id=job_id, priority=priority)
+
+
+def delete(home: Home, job_id: int) -> None:
+    """Delete a finished job: its rows and its run folder together."""
+    import shutil
+    from pathlib import Path
+
+    from store import queue
+
+    with _queue_errors():
+        run = queue.delete(home.db, job_id=job_id)
+    if run is not None and Path(run.run_dir).is_dir():
+        shutil.rmtree(run.run_dir, ignore_errors=True)
+
+
+def iso(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="seconds")
+
+
+def job_summary(job: Any) -> dict[str, Any]:
+    """The row of `aetui runs --json`: what a table of jobs shows."""
+    return {
+        "id": job.id, "kind": job.kind, "status": job.status, "label": job.label,
+        "model": job.spec.get("model"), "res": job.spec.get("res"), "priority": job.priority,
+        "device": job.assigned_device or job.device, "step": job.step, "total_steps": job.total_steps,
+        "loss": job.loss, "images_per_s": job.images_per_s, "eta_s": job.eta_s,
+        "parent_id": job.parent_id, "after_id": job.after_id, "group_id": job.group_id,
+        "created_at": iso(job.created_at), "started_at": iso(job.started_at), "ended_at": iso(job.ended_at),
+        "error": job.error,
+    }
+
+
+def job_detail(home: Home, job_id: int) -> dict[str, Any]:
+    """Everything known about one job and its run (`aetui show --json`)."""
+    from store import queries
+
+    with _queue_errors():
+        job = queries.get_job(home.db, job_id)
+    run = queries.get_run(home.db, job_id)
+    attempts = queries.attempts(home.db, job_id)
+    out = job_summary(job)
+    metrics = dict(run.metrics) if run else {}
+    out.update({
+        "spec": job.spec,
+        "steps_done": metrics.get("steps_done", job.step),
+        "metrics": metrics,
+        "results": dict(run.results) if run else {},
+        "artifacts": dict(run.artifacts) if run else {},
+        "run_dir": run.run_dir if run else None,
+        "host": run.host if run else None,
+        "versions": dict(run.versions) if run else {},
+        "git_commit": run.git_commit if run else None,
+        "requested_device": job.device,
+        "updated_at": iso(job.updated_at),
+        "children": [c.id for c in queries.children(home.db, job_id)],
+        "attempts": [
+            {"number": a.number, "start_step": a.start_step, "end_step": a.end_step, "outcome": a.outcome,
+             "worker": a.worker, "host": a.host, "pid": a.pid, "device": a.device,
+             "started_at": iso(a.started_at), "ended_at": iso(a.ended_at), "error": a.error}
+            for a in attempts
+        ],
+        "requeue_command": requeue_command(job),
+    })
+    return out
+
+
+def requeue_command(job: Any) -> str:
+    """The CLI line that would queue this job again (non-default settings only)."""
+    from aetui.specs import TrainSpec
+
+    if job.kind != "train":
+        return f"aetui retry {job.id}" if job.status in ("failed", "cancelled") else ""
+    spec = TrainSpec.model_validate(job.spec)
+    defaults = TrainSpec(model=spec.model, res=spec.res)
+    parts = ["aetui", "queue", spec.model, "--res", str(spec.res)]
+    changed = {k: v for k, v in spec.options.items() if v != defaults.options.get(k)}
+    changed.update({k: getattr(spec, k) for k in TrainSpec.model_fields
+                    if k not in ("kind", "model", "res", "options") and getattr(spec, k) != getattr(defaults, k)})
+    for key, value in changed.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            parts.append(flag if value else flag.replace("--", "--no-", 1))
+        elif value is not None:
+            parts += [flag, str(value)]
+    if job.priority:
+        parts += ["--priority", str(job.priority)]
+    if job.device != "auto":
+        parts += ["--device", job.device]
+    return " ".join(parts)
+
+
+def wait_until_finished(home: Home, job_ids: list[int], poll_s: float = 0.5) -> None:
+    from store import queries
+
+    while any(queries.get_job(home.db, j).status in ("queued", "running") for j in job_ids):
+        time.sleep(poll_s)

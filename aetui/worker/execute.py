@@ -1,0 +1,110 @@
+"""Running one claimed job to its end state, in whatever process holds its lease.
+
+Used by the worker's child process and by foreground runs (`--now`, `aetui demo`).
+The outcome is written to the store here: done, failed (with the reason), or back in
+the queue when the job was asked to stop (or cancelled if that was a cancel).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from aetui.home import Home
+
+EXIT_DONE, EXIT_FAILED, EXIT_STOPPED = 0, 1, 75
+
+
+def host_name() -> str:
+    return socket.gethostname()
+
+
+def owner_id(pid: int | None = None) -> str:
+    """A lease holder: host and process id, so a worker on the same host can tell it is gone."""
+    return f"{host_name()}:{pid or os.getpid()}"
+
+
+def execute(home: Home, job_id: int, *, owner: str, device: str,
+            on_progress: Callable | None = None, should_stop: Callable[[], bool] = lambda: False) -> int:
+    """Run the job and record its outcome; returns one of the EXIT_* codes."""
+    from aetui.experiments import runner
+    from aetui.experiments.context import JobContext, JobFailed, StopRequested
+    from aetui.specs import parse_spec
+    from store import queries, queue
+
+    job = queries.get_job(home.db, job_id)
+    run = queries.get_run(home.db, job_id)
+    run_dir = Path(run.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    parent_dir = None
+    if job.parent_id is not None:
+        parent_run = queries.get_run(home.db, job.parent_id)
+        parent_dir = Path(parent_run.run_dir) if parent_run else None
+    ctx = JobContext(home=home, job_id=job_id, run_dir=run_dir, device=device, parent_run_dir=parent_dir,
+                     on_progress=on_progress, should_stop=should_stop)
+    try:
+        spec = parse_spec(job.kind, job.spec)
+        queue.record_run(home.db, job_id=job_id, versions=versions(), git_commit=git_commit())
+        runner(job.kind)(spec, ctx)
+    except StopRequested as stop:
+        cancelled = queries.get_job(home.db, job_id).cancel_requested
+        queue.finish(home.db, job_id=job_id, worker=owner, status="cancelled" if cancelled else "queued",
+                     error="cancelled by user" if cancelled else None, step=stop.step)
+        return EXIT_STOPPED
+    except Exception as e:  # the job failed; the worker goes on
+        error = _describe(e)
+        traceback.print_exc()
+        queue.finish(home.db, job_id=job_id, worker=owner, status="failed", error=error)
+        return EXIT_FAILED
+    queue.finish(home.db, job_id=job_id, worker=owner, status="done")
+    return EXIT_DONE
+
+
+def _describe(e: BaseException) -> str:
+    from aetui.experiments.context import JobFailed
+
+    if isinstance(e, (JobFailed, ValueError)):
+        return str(e)
+    oom = _oom_text(e)
+    if oom:
+        return oom
+    return f"{type(e).__name__}: {e}".strip()[:2000]
+
+
+def _oom_text(e: BaseException) -> str | None:
+    if "out of memory" not in str(e).lower():
+        return None
+    return f"out of memory: {str(e).splitlines()[0][:500]}"
+
+
+def versions() -> dict[str, str]:
+    import platform
+
+    import torch
+
+    import aetui
+
+    out = {"aetui": aetui.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    if torch.cuda.is_available():
+        out["cuda"] = str(torch.version.cuda)
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the aetui source that runs the job, when it is a git checkout."""
+    src = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def child_command(home: Home, job_id: int, owner: str, device: str) -> list[str]:
+    return [sys.executable, "-m", "aetui.worker.child", "--home", str(home.path), "--job", str(job_id),
+            "--owner", owner, "--device", device]

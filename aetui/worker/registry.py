@@ -1,0 +1,61 @@
+"""Which workers run on this host for a home: one file per worker in `<home>/workers/`.
+
+A file whose process is gone is stale and ignored (and removed). `worker --detach`
+refuses to start a second detached worker for the same home.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from aetui.home import Home
+
+
+def _dir(home: Home) -> Path:
+    return home.path / "workers"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_workers(home: Home) -> list[dict]:
+    """The live workers of this home on this host."""
+    found = []
+    folder = _dir(home)
+    if not folder.is_dir():
+        return found
+    for path in folder.glob("*.json"):
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if _alive(int(info.get("pid", -1))):
+            found.append(info)
+        else:
+            path.unlink(missing_ok=True)
+    return found
+
+
+@contextmanager
+def registered(home: Home, *, devices: list[str], detached: bool) -> Iterator[None]:
+    folder = _dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{os.getpid()}.json"
+    path.write_text(json.dumps({"pid": os.getpid(), "devices": devices, "detached": detached,
+                                "started_at": time.time()}))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)

@@ -1,0 +1,138 @@
+"""The CLI as a user drives it: every verb, bad input, JSON output, start-up cost."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, TINY, aetui, aetui_json, aetui_proc, cli_env
+
+VERBS = ["queue", "runs", "show", "cancel", "retry", "priority", "delete", "pause", "resume", "worker", "demo", "tb"]
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help_with_an_example(home, verb):
+    out = aetui(home, verb, "--help").stdout
+    assert "Example" in out and "--home" in out
+
+
+def test_help_and_cli_import_do_not_import_torch(home):
+    code = "import sys, aetui.cli; bad = [m for m in ('torch', 'sqlmodel', 'textual', 'numpy') if m in sys.modules]; print(bad)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-c", "import aetui.cli"],
+                             capture_output=True, text=True, cwd=ROOT, check=True).stderr
+    assert not any(line.rstrip().endswith("| torch") for line in imports.splitlines())
+
+
+def test_queue_and_runs_do_not_import_torch(home):
+    code = ("import sys; from aetui.cli import app; sys.argv=['aetui', *sys.argv[1:]]\n"
+            "try:\n    app()\nexcept SystemExit:\n    pass\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NOTORCH', file=sys.stderr)")
+    for args in (["queue", "unet", "--res", "64"], ["runs"]):
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT,
+                             env=cli_env(home))
+        assert "NOTORCH" in out.stderr, out.stderr
+
+
+def test_queue_prints_id_and_json(home):
+    first = aetui(home, "queue", "unet", "--res", "64")
+    assert first.stdout.strip() == "1"
+    assert "no worker is running" in first.stderr
+    job = aetui_json(home, "queue", "mlp", "--res", "32", "--steps", "2000", "--batch-size", "512", "--width", "64")
+    assert job["id"] == 2 and job["status"] == "queued" and job["model"] == "mlp"
+    rows = aetui_json(home, "runs")
+    assert [r["id"] for r in rows] == [2, 1]
+
+
+def test_grid_queues_every_combination_as_one_group(home):
+    jobs = aetui_json(home, "queue", "unet", "--res", "64", "--lr", "1e-4,3e-4", "--batch-size", "16,32")
+    assert len(jobs) == 4
+    assert {(j["id"], j["group_id"]) for j in jobs} == {(1, 1), (2, 1), (3, 1), (4, 1)}
+    specs = [aetui_json(home, "show", str(j["id"]))["spec"] for j in jobs]
+    assert sorted((s["lr"], s["batch_size"]) for s in specs) == [(1e-4, 16), (1e-4, 32), (3e-4, 16), (3e-4, 32)]
+
+
+BAD_INPUT = [
+    (["queue", "transformer", "--res", "64"], "unknown model 'transformer'"),
+    (["queue", "unet", "--res", "48"], "power of two"),
+    (["queue", "unet", "--res", "1024"], "res"),
+    (["queue", "unet", "--res", "16"], "res"),
+    (["queue", "unet", "--res", "64", "--steps", "0"], "--steps"),
+    (["queue", "unet", "--res", "64", "--data", "folder:/does/not/exist"], "does not exist"),
+    (["queue", "unet", "--res", "64", "--data", "cifar10"], "--download"),
+    (["queue", "unet", "--res", "64", "--device", "cuda:7"], "unknown device 'cuda:7'"),
+    (["queue", "unet", "--res", "64", "--device", "tpu"], "unknown device"),
+    (["queue", "unet", "--res", "64", "--width", "10"], "width"),
+    (["queue", "unet", "--res", "64", "--lr", "fast"], "--lr"),
+    (["queue", "unet", "--res", "64", "--after", "42"], "job 42 does not exist"),
+    (["show", "7"], "no job 7"),
+    (["cancel", "7"], "no job 7"),
+    (["retry", "7"], "no job 7"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_INPUT)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(home, args, message):
+    proc = aetui_proc(home, *args, check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert aetui_json(home, "runs") == []
+    assert not (home / "runs").exists() or not any((home / "runs").iterdir())
+
+
+def test_empty_folder_is_refused(home, tmp_path):
+    empty = tmp_path / "imgs"
+    empty.mkdir()
+    proc = aetui(home, "queue", "unet", "--res", "64", "--data", f"folder:{empty}", check=False)
+    assert proc.returncode == 2 and "no image" in proc.stderr
+
+
+def test_cancel_retry_priority_delete_and_show(home):
+    aetui(home, "queue", *TINY)
+    assert aetui_json(home, "cancel", "1")["status"] == "cancelled"
+    assert aetui(home, "cancel", "1", check=False).returncode == 2
+    assert aetui_json(home, "retry", "1")["status"] == "queued"
+    assert aetui_json(home, "priority", "1", "5")["priority"] == 5
+    detail = aetui_json(home, "show", "1")
+    for key in ("id", "kind", "status", "spec", "steps_done", "metrics", "run_dir", "device", "created_at",
+                "started_at", "ended_at", "error", "attempts", "requeue_command"):
+        assert key in detail
+    assert detail["requeue_command"].startswith("aetui queue unet --res 32 --base-width 4")
+    assert aetui(home, "delete", "1", "--yes", check=False).returncode == 2  # queued: cancel first
+    aetui(home, "cancel", "1")
+    aetui(home, "delete", "1", "--yes")
+    assert aetui_json(home, "runs") == []
+
+
+def test_pause_and_resume(home):
+    assert aetui_json(home, "pause") == {"paused": True}
+    assert aetui_json(home, "resume") == {"paused": False}
+
+
+def test_home_flag_beats_environment(home, tmp_path):
+    other = tmp_path / "other"
+    aetui(home, "queue", "unet", "--res", "64", "--home", str(other))
+    assert (other / "aetui.db").is_file()
+    assert aetui_json(home, "runs") == []
+    assert len(json.loads(aetui(home, "runs", "--json", "--home", str(other)).stdout)) == 1
+
+
+def test_second_detached_worker_is_refused(home):
+    aetui(home, "pause")  # the background worker must not run anything here
+    first = json.loads(aetui_proc(home, "worker", "--detach", "--json").stdout)
+    try:
+        proc = aetui_proc(home, "worker", "--detach", check=False)
+        assert proc.returncode == 2 and "already runs" in proc.stderr
+        queued = aetui(home, "queue", "unet", "--res", "64")
+        assert "no worker is running" not in queued.stderr
+    finally:
+        import os
+        import signal
+
+        os.kill(first["pid"], signal.SIGTERM)
