@@ -1,0 +1,65 @@
+"""The dashboard app: `aetui` with no command opens it.
+
+`AetuiApp(home, graphics=...)` holds the `Home`, the chosen graphics mode and the
+polling interval; screens read those attributes and do everything else themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from textual.app import App
+from textual.binding import Binding
+
+from aetui.home import Home
+from aetui.tui.commands import ActionsProvider
+from aetui.tui.graphics import choose
+
+
+class AetuiApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "aetui"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Keys"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False),
+    ]
+
+    def __init__(self, home: Home, graphics: str | None = None, *, poll_s: float = 1.0,
+                 devices_sampler: Callable | None = None) -> None:
+        super().__init__()
+        self.home = home
+        self.graphics = choose(graphics)
+        self.poll_s = poll_s
+        self.devices_sampler = devices_sampler  # tests give a fixed one; None: NVML or /proc
+
+    def get_default_screen(self):
+        from aetui.tui.screens.main import MainScreen
+
+        return MainScreen()
+
+    def action_help(self) -> None:
+        from aetui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+
+def run_dashboard(home: Home, graphics: str | None = None) -> None:
+    """Open the dashboard on `home` (blocks until the user quits).
+
+    A bad `--graphics` is the CLI's kind of error: one line and exit code 2.
+    """
+    import sys
+
+    from aetui.errors import UserError
+
+    try:
+        app = AetuiApp(home, graphics=graphics)
+    except UserError as e:
+        print(f"aetui: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    app.run()

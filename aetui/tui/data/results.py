@@ -1,0 +1,147 @@
+"""A run's result images as albums: named, ordered lists of pictures.
+
+Read generically from `Run.artifacts` (a name maps to a file, a list of files or a
+folder, relative to the run folder); a training run's grids come from its `images/`
+folder when the artifacts do not list them (also while it still runs).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
+_STEP = re.compile(r"(\d+)(?=\.\w+$)")
+# which album a run's page shows first, per kind (also its "latest result image")
+PRIMARY = {"train": ("reconstructions",), "sweep": ("plot", "triplets"), "walk": ("filmstrip", "frames"),
+           "probe": ("images",)}
+ORDER = {"train": ("reconstructions", "denoising"), "sweep": ("triplets", "plot"),
+         "walk": ("frames", "filmstrip", "gif"), "probe": ("images",)}
+ANIMATED = {"frames", "gif"}
+
+
+@dataclass(frozen=True)
+class Picture:
+    path: Path
+    title: str
+    step: int | None = None
+
+
+@dataclass(frozen=True)
+class Album:
+    name: str
+    pictures: tuple[Picture, ...]
+    animated: bool = False
+
+    def steps(self) -> list[int]:
+        return [p.step for p in self.pictures if p.step is not None]
+
+
+@dataclass(frozen=True)
+class Results:
+    kind: str
+    albums: tuple[Album, ...] = ()
+    points: tuple[dict[str, Any], ...] = ()  # sweep results, one per level
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def album(self, name: str) -> Album | None:
+        return next((a for a in self.albums if a.name == name), None)
+
+    def primary(self) -> Album | None:
+        for name in PRIMARY.get(self.kind, ()):
+            album = self.album(name)
+            if album and album.pictures:
+                return album
+        return next((a for a in self.albums if a.pictures), None)
+
+    def latest(self) -> Picture | None:
+        """The picture a run's page shows: the newest grid, the sweep plot, the filmstrip..."""
+        album = self.primary()
+        if album is None:
+            return None
+        return album.pictures[0] if self.kind == "probe" else album.pictures[-1]
+
+
+def _step_of(path: Path) -> int | None:
+    m = _STEP.search(path.name)
+    return int(m.group(1)) if m else None
+
+
+def _files(run_dir: Path, value: Any) -> list[Path]:
+    values = value if isinstance(value, list) else [value]
+    out: list[Path] = []
+    for v in values:
+        if not isinstance(v, str):
+            continue
+        p = Path(v) if Path(v).is_absolute() else run_dir / v
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.suffix.lower() in IMAGE_SUFFIXES:
+            out.append(p)
+    return out
+
+
+def _pictures(paths: list[Path], titles: list[str] | None = None) -> tuple[Picture, ...]:
+    pics = []
+    for n, p in enumerate(paths):
+        step = _step_of(p)
+        title = titles[n] if titles and n < len(titles) else (f"step {step}" if step is not None else p.stem)
+        pics.append(Picture(path=p, title=title, step=step))
+    return tuple(pics)
+
+
+def load_results(kind: str, run_dir: str | Path | None, artifacts: dict[str, Any] | None,
+                 results: dict[str, Any] | None) -> Results:
+    """Albums of a run, from its artifacts and its folder."""
+    artifacts, results = artifacts or {}, results or {}
+    points = tuple(p for p in results.get("points", []) if isinstance(p, dict)) if kind == "sweep" else ()
+    if run_dir is None:
+        return Results(kind=kind, points=points)
+    run = Path(run_dir)
+    albums: dict[str, Album] = {}
+    images_dir = run / "images"
+    if images_dir.is_dir():
+        for name, prefix in (("reconstructions", "recon_"), ("denoising", "denoise_")):
+            files = sorted(images_dir.glob(f"{prefix}*.png"), key=lambda f: (_step_of(f) or 0, f.name))
+            if files:
+                albums[name] = Album(name, _pictures(files))
+    for name, value in artifacts.items():
+        if name in albums or name == "images":
+            continue
+        files = _files(run, value)
+        if not files:
+            continue
+        titles = None
+        if name == "triplets" and points and len(points) == len(files):
+            titles = [f"level {p.get('level')}" for p in points]
+        elif name == "frames":
+            titles = [f"frame {n + 1}" for n in range(len(files))]
+        if name == "gif" and "frames" in artifacts:
+            continue  # the frames album already plays it
+        albums[name] = Album(name, _pictures(files, titles), animated=name in ANIMATED)
+    if not albums:  # nothing recorded yet: any picture in the run folder
+        files = sorted(f for f in run.glob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+        if files:
+            albums["images"] = Album("images", _pictures(files))
+    order = ORDER.get(kind, ())
+    ranked = sorted(albums.values(), key=lambda a: (order.index(a.name) if a.name in order else len(order), a.name))
+    return Results(kind=kind, albums=tuple(ranked), points=points)
+
+
+def checkpoints(run_dir: str | Path | None) -> list[tuple[str, int, float]]:
+    """(name, bytes, mtime) of a run's checkpoints, in step order, final last."""
+    if run_dir is None:
+        return []
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    out = []
+    for f in folder.glob("*.pt"):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        out.append((f.name, st.st_size, st.st_mtime))
+    return sorted(out, key=lambda t: (t[0] == "final.pt", t[0]))

@@ -1,0 +1,54 @@
+"""The table's view of a job: a small frozen record built once per fetched row.
+
+Its fields are those of `aetui.jobs.job_summary` (the record `aetui runs --json`
+prints; a test holds them equal) plus the raw times the table formats and compares.
+They are derived here rather than by calling it because importing `aetui.jobs` loads
+the spec models (pydantic, ~0.6 s), which the table's first paint must not wait for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: int
+    kind: str
+    status: str
+    label: str
+    model: str | None
+    res: int | None
+    priority: int
+    device: str
+    step: int
+    total_steps: int
+    loss: float | None
+    images_per_s: float | None
+    eta_s: float | None
+    parent_id: int | None
+    error: str | None
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_job(cls, job: Any) -> "JobRow":
+        """From a `store.tables.Job` (or a `store.sqlite_read` record with its columns)."""
+        spec = job.spec or {}
+        return cls(
+            id=job.id, kind=job.kind, status=job.status, label=job.label or "", model=spec.get("model"),
+            res=spec.get("res"), priority=job.priority, device=job.assigned_device or job.device or "",
+            step=job.step or 0, total_steps=job.total_steps or 0, loss=job.loss, images_per_s=job.images_per_s,
+            eta_s=job.eta_s, parent_id=job.parent_id, error=job.error, created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else (1.0 if self.status == "done" else 0.0)
+
+    @property
+    def title(self) -> str:
+        """One line naming the job, e.g. `#12 train unet res64 builtin`."""
+        return f"#{self.id} {self.kind} {self.label}".rstrip()

@@ -1,0 +1,79 @@
+"""Small text formatters shared by the widgets (numbers, durations, times, bars)."""
+
+from __future__ import annotations
+
+import time
+
+EIGHTHS = " ▏▎▍▌▋▊▉█"
+
+
+def num(value: float | None, digits: int = 4) -> str:
+    if value is None:
+        return ""
+    if value == 0:
+        return "0"
+    return f"{value:.{digits}g}"
+
+
+def rate(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return ""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 48:
+        return f"{h}h{m:02d}m"
+    return f"{h // 24}d{h % 24:02d}h"
+
+
+def clock(t: float | None) -> str:
+    """Local time as `MM-DD HH:MM`."""
+    if t is None:
+        return ""
+    return time.strftime("%m-%d %H:%M", time.localtime(t))
+
+
+def stamp(t: float | None) -> str:
+    if t is None:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "K", "M", "G", "T"):
+        if n < 1024 or unit == "T":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return str(n)
+
+
+def bar(fraction: float, width: int) -> str:
+    """A bar of `width` cells filled to `fraction` with eighth-block precision."""
+    if width <= 0:
+        return ""
+    fraction = min(1.0, max(0.0, fraction))
+    eighths = int(round(fraction * width * 8))
+    full, part = divmod(eighths, 8)
+    text = "█" * full + (EIGHTHS[part] if part and full < width else "")
+    return text.ljust(width)
+
+
+def fit(text: str, width: int, align: str = "left") -> str:
+    """Pad or cut `text` to exactly `width` cells (cut text ends in '…')."""
+    if width <= 0:
+        return ""
+    if len(text) > width:
+        return text[: width - 1] + "…" if width > 1 else text[:width]
+    return text.rjust(width) if align == "right" else text.ljust(width)

@@ -1,0 +1,200 @@
+"""Launch forms generated from the spec pydantic models: one source of truth.
+
+`form_fields(SpecType)` describes each field (its name, type, default, description,
+constraints); `parse_values` turns the form's texts back into a spec dict that
+`aetui.jobs.submit` validates with the same model. Nothing here knows Textual.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from aetui.errors import UserError
+
+# fields the dashboard fills in itself and never shows
+HIDDEN = {"kind"}
+# fields naming the run an experiment starts from (filled with the selected run's id)
+PARENT_FIELDS = ("run", "run_id", "parent", "parent_id", "source", "source_run")
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    type: str  # bool, int, float, str, choice, list, json
+    default: Any  # the value the form starts with (None: empty)
+    required: bool
+    optional: bool  # None (an empty input) is allowed
+    choices: tuple[Any, ...] = ()
+    description: str = ""
+    constraint: str = ""  # e.g. ">= 1"
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ")
+
+    def text(self, value: Any) -> str:
+        """How a value shows in a text input."""
+        if value is None:
+            return ""
+        if self.type == "json":
+            return json.dumps(value, separators=(", ", ": "))
+        if self.type == "list":
+            return ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
+        return str(value)
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, whether None is allowed) of `X | None` / Optional[X]."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(annotation))
+        if len(args) == 1:
+            return args[0], optional
+        return annotation, optional
+    return annotation, False
+
+
+def _kind_of(inner: Any) -> tuple[str, tuple]:
+    origin = typing.get_origin(inner)
+    if origin is Literal:
+        return "choice", tuple(typing.get_args(inner))
+    if inner is bool:
+        return "bool", ()
+    if inner is int:
+        return "int", ()
+    if inner is float:
+        return "float", ()
+    if inner is str:
+        return "str", ()
+    if origin in (list, tuple) or inner in (list, tuple):
+        return "list", ()
+    if origin is dict or inner is dict:
+        return "json", ()
+    if isinstance(inner, type) and issubclass(inner, __import__("enum").Enum):
+        return "choice", tuple(m.value for m in inner)
+    return "str", ()
+
+
+def _constraint(info) -> str:
+    parts = []
+    for m in info.metadata:
+        for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+            v = getattr(m, attr, None)
+            if v is not None:
+                parts.append(f"{sym} {v}")
+    return ", ".join(parts)
+
+
+def form_fields(spec_type: type, values: dict[str, Any] | None = None, *,
+                hide: tuple[str, ...] = ()) -> list[FormField]:
+    """The fields of a pydantic spec model, defaults filled in (or `values`, e.g. an
+    existing run's spec): the kind's own fields first, then those it inherits (the
+    options every experiment shares), each group in declaration order."""
+    from pydantic_core import PydanticUndefined
+
+    values = values or {}
+    own = set(getattr(spec_type, "__annotations__", {}))
+    names = sorted(spec_type.model_fields, key=lambda n: n not in own)  # stable: keeps declaration order
+    out = []
+    for name in names:
+        info = spec_type.model_fields[name]
+        if name in HIDDEN or name in hide:
+            continue
+        inner, optional = _unwrap(info.annotation)
+        kind, choices = _kind_of(inner)
+        if kind == "bool" and optional:
+            kind, choices = "choice", (None, True, False)
+        if info.default_factory is not None:
+            default = info.default_factory()
+        elif info.default is PydanticUndefined:
+            default = None
+        else:
+            default = info.default
+        if name in values:
+            default = values[name]
+        out.append(FormField(name=name, type=kind, default=default, required=info.is_required(),
+                             optional=optional, choices=choices, description=info.description or "",
+                             constraint=_constraint(info)))
+    return out
+
+
+def parse_value(field: FormField, raw: Any) -> Any:
+    """A form input's value as the spec expects it; UserError naming the field if it is not."""
+    if field.type in ("bool", "choice"):
+        return raw
+    text = "" if raw is None else str(raw).strip()
+    if text == "":
+        if field.required:
+            raise UserError(f"{field.label}: required")
+        if field.type == "json":
+            return field.default if field.default in ({}, []) else None
+        return None
+    if field.type == "list":
+        # JSON ([0.1, 0.3]) or the CLI's own syntax (0.1,0.3 or 0.05:0.8:8), which the
+        # spec model parses itself
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise UserError(f"{field.label}: {text!r} is not a JSON list") from None
+        return text
+    try:
+        if field.type == "int":
+            return int(text)
+        if field.type == "float":
+            return float(text)
+        if field.type == "json":
+            return json.loads(text)
+    except ValueError:
+        what = {"int": "a whole number", "float": "a number", "json": "JSON, e.g. {\"depth\": 2}"}[field.type]
+        raise UserError(f"{field.label}: {text!r} is not {what}") from None
+    return text
+
+
+def parse_values(fields: list[FormField], raw: dict[str, Any]) -> dict[str, Any]:
+    """The spec dict of a filled form: unset optional fields are left out so the model's
+    own defaults apply."""
+    spec: dict[str, Any] = {}
+    for f in fields:
+        value = parse_value(f, raw.get(f.name))
+        if value is None and not f.required:
+            continue
+        spec[f.name] = value
+    return spec
+
+
+def parent_field(spec_type: type) -> str | None:
+    """The field of an experiment spec that names its training run, if it has one."""
+    for name in PARENT_FIELDS:
+        if name in spec_type.model_fields:
+            return name
+    return None
+
+
+EXPERIMENTS = ("sweep", "walk", "probe")
+
+
+def experiment_kinds() -> list[str]:
+    """The registered job kinds that start from a training run: sweep, walk, probe, and
+    any other whose spec names its run (hidden helper kinds such as `noop` do not)."""
+    from aetui import specs
+
+    specs._load_experiment_specs()
+    known = [k for k in EXPERIMENTS if k in specs.SPEC_TYPES]
+    others = [k for k, t in specs.SPEC_TYPES.items()
+              if k not in ("train", *EXPERIMENTS) and parent_field(t) is not None]
+    return known + others
+
+
+def spec_type(kind: str) -> type:
+    from aetui import specs
+
+    specs._load_experiment_specs()
+    if kind not in specs.SPEC_TYPES:
+        raise UserError(f"unknown job kind {kind!r}")
+    return specs.SPEC_TYPES[kind]

@@ -1,0 +1,176 @@
+"""Compare marked runs: the same picture at the same step side by side, and their loss
+curves overlaid in one plot (one colour a run, the same colour as its caption)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from aetui.tui.data.results import Picture, Results
+from aetui.tui.widgets.image_view import ImageView, resume_graphics, suspend_graphics
+from aetui.tui.widgets.loss_plot import PALETTE, LossPlot, series
+
+MAX_SIDE_BY_SIDE = 4
+
+
+@dataclass(frozen=True)
+class Compared:
+    job_id: int
+    title: str
+    results: Results
+    curve: list[tuple[int, float]]
+
+
+class CompareLoaded(Message):
+    def __init__(self, runs: list[Compared], missing: list[int]) -> None:
+        super().__init__()
+        self.runs, self.missing = runs, missing
+
+
+def pick(results: Results, album_name: str, step: int | None, index: int) -> Picture | None:
+    """The run's picture for a step (the newest at or before it) or, without steps, an index."""
+    album = results.album(album_name)
+    if album is None or not album.pictures:
+        return None
+    if step is not None and album.steps():
+        before = [p for p in album.pictures if p.step is not None and p.step <= step]
+        return before[-1] if before else album.pictures[0]
+    return album.pictures[min(index, len(album.pictures) - 1)]
+
+
+class CompareScreen(Screen):
+    BINDINGS = [
+        Binding("escape,q,backspace", "back", "Back"),
+        Binding("left,h", "step(-1)", "Prev step"),
+        Binding("right,l", "step(1)", "Next step"),
+        Binding("tab", "album(1)", "Next album"),
+        Binding("L", "log_scale", "Log scale", show=False),
+    ]
+
+    def __init__(self, job_ids: list[int]) -> None:
+        super().__init__()
+        self.job_ids = job_ids
+        self.runs: list[Compared] = []
+        self.albums: list[str] = []
+        self.album_index = 0
+        self.position = 0  # index into the step list (or picture index)
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"Compare {' '.join(f'#{i}' for i in self.job_ids)}", id="compare-title", markup=False)
+        with Horizontal(id="compare-images"):
+            for n, job_id in enumerate(self.job_ids[:MAX_SIDE_BY_SIDE]):
+                with Vertical(classes="compare-run"):
+                    yield Static(f"#{job_id}", id=f"compare-caption-{n}", classes="compare-caption", markup=False)
+                    yield ImageView(id=f"compare-image-{n}")
+        yield Static("", id="compare-step", markup=False)
+        yield LossPlot(id="compare-plot")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for n in range(min(len(self.job_ids), MAX_SIDE_BY_SIDE)):
+            self.query_one(f"#compare-caption-{n}", Static).styles.color = PALETTE[n % len(PALETTE)]
+        self._load()
+
+    @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
+    def _load(self) -> None:
+        from aetui.errors import UserError
+        from aetui.jobs import job_detail
+        from aetui.tui.data.curves import read_scalars
+        from aetui.tui.data.results import load_results
+
+        runs, missing = [], []
+        for job_id in self.job_ids:
+            try:
+                d = job_detail(self.app.home, job_id)
+            except UserError:
+                missing.append(job_id)
+                continue
+            res = load_results(d["kind"], d.get("run_dir"), d.get("artifacts"), d.get("results"))
+            try:
+                curve = read_scalars(d["run_dir"]) if d.get("run_dir") else []
+            except Exception:
+                curve = []
+            runs.append(Compared(job_id, d["label"], res, curve))
+        self.post_message(CompareLoaded(runs, missing))
+
+    def on_compare_loaded(self, message: CompareLoaded) -> None:
+        self.runs = message.runs
+        if message.missing:
+            self.notify(f"gone: {', '.join(f'#{i}' for i in message.missing)}", severity="warning")
+        names: list[str] = []
+        for r in self.runs:
+            for a in r.results.albums:
+                if a.name not in names:
+                    names.append(a.name)
+        self.albums = names
+        self.album_index = 0
+        self.position = len(self._positions()) - 1
+        self.query_one(LossPlot).set_series([series(f"#{r.job_id}", r.curve, n) for n, r in enumerate(self.runs)])
+        self._show()
+
+    def _positions(self) -> list[int]:
+        """Steps every run has a picture at or before (the common steps), else indices."""
+        if not self.albums:
+            return []
+        name = self.albums[self.album_index]
+        step_sets = [set(r.results.album(name).steps()) for r in self.runs if r.results.album(name)]
+        if step_sets and all(step_sets):
+            common = set.intersection(*step_sets)
+            return sorted(common or set.union(*step_sets))
+        lengths = [len(r.results.album(name).pictures) for r in self.runs if r.results.album(name)]
+        return list(range(max(lengths, default=0)))
+
+    def _show(self) -> None:
+        positions = self._positions()
+        label = self.query_one("#compare-step", Static)
+        if not positions:
+            label.update("no pictures to compare yet")
+            for n in range(min(len(self.runs), MAX_SIDE_BY_SIDE)):
+                self.query_one(f"#compare-image-{n}", ImageView).placeholder = "no pictures"
+            return
+        self.position = max(0, min(self.position, len(positions) - 1))
+        name = self.albums[self.album_index]
+        stepped = any(r.results.album(name) and r.results.album(name).steps() for r in self.runs)
+        at = positions[self.position]
+        label.update(f"{name} · {'step' if stepped else 'picture'} {at if stepped else at + 1}"
+                     f"  ({self.position + 1}/{len(positions)}; ←/→ step, tab album)")
+        for n, run in enumerate(self.runs[:MAX_SIDE_BY_SIDE]):
+            pic = pick(run.results, name, at if stepped else None, at)
+            view = self.query_one(f"#compare-image-{n}", ImageView)
+            caption = self.query_one(f"#compare-caption-{n}", Static)
+            caption.update(f"#{run.job_id} · {pic.title if pic else '—'} · {run.title}")
+            view.placeholder = "no picture"
+            view.path = pic.path if pic else None
+
+    def on_screen_suspend(self) -> None:
+        suspend_graphics(self)
+
+    def on_screen_resume(self) -> None:
+        resume_graphics(self)
+
+    def action_back(self) -> None:
+        suspend_graphics(self)
+        self.dismiss()
+
+    def action_step(self, delta: int) -> None:
+        positions = self._positions()
+        if positions:
+            self.position = (self.position + delta) % len(positions)
+            self._show()
+
+    def action_album(self, delta: int) -> None:
+        if self.albums:
+            self.album_index = (self.album_index + delta) % len(self.albums)
+            self.position = len(self._positions()) - 1
+            self._show()
+
+    def action_log_scale(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.log_y = not plot.log_y

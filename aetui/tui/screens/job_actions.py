@@ -1,0 +1,175 @@
+"""What a researcher does to the selected job, shared by the main and run screens.
+
+Every change goes through `aetui.jobs` (the functions the CLI calls), in a thread
+worker; the outcome comes back as an `OpDone` message, and a `UserError` becomes a
+notification, never a crash.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Callable
+
+from textual import work
+from textual.binding import Binding
+
+from aetui.errors import UserError
+from aetui.tui.data.rows import JobRow
+from aetui.tui.messages import OpDone
+
+JOB_BINDINGS = [
+    Binding("l", "launch", "Launch", tooltip="start a sweep, walk or probe from this training run"),
+    Binding("n", "new_job", "New job", tooltip="queue a training job (pre-filled from the selected one)"),
+    Binding("x", "cancel_job", "Cancel job", show=False, tooltip="a running job checkpoints and stops"),
+    Binding("R", "retry_job", "Retry job", show=False, tooltip="a failed or cancelled job, from its checkpoint"),
+    Binding("p", "priority", "Set priority", show=False, tooltip="higher runs first"),
+    Binding("plus", "priority_step(1)", "Priority +1", show=False),
+    Binding("minus", "priority_step(-1)", "Priority -1", show=False),
+    Binding("D,delete", "delete_job", "Delete job", show=False, tooltip="rows and run folder, after a yes"),
+    Binding("w", "start_worker", "Start worker", show=False, tooltip="aetui worker --detach"),
+]
+
+
+class JobActions:
+    """Mixin for a Screen: implement `selected_job()`; override `after_op` to refresh."""
+
+    def selected_job(self) -> JobRow | None:  # pragma: no cover - each screen implements it
+        raise NotImplementedError
+
+    def after_op(self, message: OpDone) -> None:
+        """Called after an operation finished (successfully or not)."""
+
+    # ---- actions ----------------------------------------------------------------------
+    def _need_job(self) -> JobRow | None:
+        row = self.selected_job()
+        if row is None:
+            self.notify("no job selected", severity="warning")
+        return row
+
+    def action_cancel_job(self) -> None:
+        if (row := self._need_job()) is not None:
+            self.run_op("cancel", row.id)
+
+    def action_retry_job(self) -> None:
+        if (row := self._need_job()) is not None:
+            self.run_op("retry", row.id)
+
+    def action_priority(self) -> None:
+        from aetui.tui.screens.prompt import PromptScreen
+
+        if (row := self._need_job()) is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text is None or not text.strip():
+                return
+            try:
+                value = int(text)
+            except ValueError:
+                self.notify(f"priority must be a whole number, not {text!r}", severity="error")
+                return
+            self.run_op("priority", row.id, value)
+
+        self.app.push_screen(PromptScreen(f"Priority of job #{row.id} (higher runs first):", str(row.priority),
+                                          kind="integer"), done)
+
+    def action_priority_step(self, delta: int) -> None:
+        if (row := self._need_job()) is not None:
+            self.run_op("priority", row.id, row.priority + delta)
+
+    def action_delete_job(self) -> None:
+        from aetui.tui.screens.confirm import ConfirmScreen
+
+        if (row := self._need_job()) is None:
+            return
+        question = (f"Delete job #{row.id} ({row.kind} {row.label})?\n\n"
+                    "Its rows (job, run, attempts) and its run folder are removed for good.")
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self.run_op("delete", row.id)
+
+        self.app.push_screen(ConfirmScreen(question, yes="Delete"), done)
+
+    def action_launch(self) -> None:
+        from aetui.tui.screens.launch import LaunchScreen
+
+        if (row := self._need_job()) is None:
+            return
+        if row.kind != "train" or row.status != "done":
+            self.notify(f"job #{row.id} is a {row.status} {row.kind} job: sweeps, walks and probes start "
+                        "from a finished training run", severity="warning")
+            return
+        self.app.push_screen(LaunchScreen(parent=row), self._launched)
+
+    def action_new_job(self) -> None:
+        from aetui.tui.screens.launch import LaunchScreen
+
+        row = self.selected_job()
+        source = row if row is not None and row.kind == "train" else None
+        self.app.push_screen(LaunchScreen(kind="train", copy_from=source), self._launched)
+
+    def _launched(self, ids: list[int] | None) -> None:
+        if ids:
+            self.post_message(OpDone("submit", ids[0], f"queued job{'s' if len(ids) > 1 else ''} "
+                                     + ", ".join(f"#{i}" for i in ids)))
+
+    def action_start_worker(self) -> None:
+        self._start_worker()
+
+    # ---- workers ----------------------------------------------------------------------
+    def run_op(self, op: str, job_id: int, *args) -> None:
+        self._op(op, job_id, *args)
+
+    @work(thread=True, group="ops", exit_on_error=False)
+    def _op(self, op: str, job_id: int, *args) -> None:
+        from aetui import jobs
+
+        home = self.app.home
+        calls: dict[str, Callable[[], str]] = {
+            "cancel": lambda: _cancel_text(jobs.cancel(home, job_id)),
+            "retry": lambda: (jobs.retry(home, job_id), f"job #{job_id} queued again")[1],
+            "priority": lambda: (jobs.set_priority(home, job_id, *args), f"job #{job_id} priority {args[0]}")[1],
+            "delete": lambda: (jobs.delete(home, job_id), f"job #{job_id} deleted with its run folder")[1],
+        }
+        try:
+            text = calls[op]()
+        except UserError as e:
+            self.post_message(OpDone(op, job_id, str(e), error=True))
+            return
+        except Exception as e:  # a bug or a broken store: say so, keep the dashboard up
+            self.post_message(OpDone(op, job_id, f"{op} failed: {type(e).__name__}: {e}", error=True))
+            return
+        self.post_message(OpDone(op, job_id, text))
+
+    @work(thread=True, exclusive=True, group="start-worker", exit_on_error=False)
+    def _start_worker(self) -> None:
+        from aetui.worker.registry import running_workers
+
+        home = self.app.home
+        live = [w for w in running_workers(home) if w.get("detached")]
+        if live:
+            self.post_message(OpDone("worker", None, f"a background worker already runs (pid {live[0]['pid']})",
+                                     error=True))
+            return
+        cmd = [sys.executable, "-m", "aetui", "worker", "--detach", "--home", str(home.path)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            self.post_message(OpDone("worker", None, f"could not start a worker: {e}", error=True))
+            return
+        text = (proc.stdout.strip() or proc.stderr.strip() or "worker started").splitlines()[-1]
+        self.post_message(OpDone("worker", None, text.removeprefix("aetui: "), error=proc.returncode != 0))
+
+    def on_op_done(self, message: OpDone) -> None:
+        message.stop()
+        self.notify(message.text, severity="error" if message.error else "information",
+                    timeout=6 if message.error else 3)
+        self.after_op(message)
+
+
+def _cancel_text(job) -> str:
+    if job.status == "cancelled":
+        return f"job #{job.id} cancelled"
+    return f"job #{job.id}: stop sent to its worker (it checkpoints first)"

@@ -1,0 +1,356 @@
+"""The main screen: the queue and runs table, its filter and sort, and the devices.
+
+Data flow: the table asks for windows (`JobTable.WindowWanted`); a thread worker reads
+them from SQLite and posts `WindowLoaded`; a 1 s timer reads only the rows changed
+since the newest `updated_at` seen and patches them in place (or reloads the window
+when rows came, went, or moved under the current filter and sort).
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from aetui.tui.data.devices import DevicesReport
+from aetui.tui.data.rows import JobRow
+from aetui.tui.data.window import FILTER_STATUSES, SORT_KEYS, STATIC_SORTS, Changes, JobQuery
+from aetui.tui.messages import OpDone
+from aetui.tui.screens.job_actions import JOB_BINDINGS, JobActions
+from aetui.tui.widgets.devices_panel import DevicesPanel
+from aetui.tui.widgets.job_table import JobTable
+from aetui.tui.widgets.status_tabs import StatusTabs
+
+
+OVERLAP_S = 2.0
+
+
+class WindowLoaded(Message):
+    def __init__(self, query: JobQuery, offset: int, rows: list[JobRow], total: int, *,
+                 follow_id: int | None, counts: dict[str, int] | None = None) -> None:
+        super().__init__()
+        self.query, self.offset, self.rows, self.total = query, offset, rows, total
+        self.follow_id, self.counts = follow_id, counts
+
+
+class WindowFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class StoreReady(Message):
+    """The store is open: live refresh and window fetches may start."""
+
+    def __init__(self, seen: float) -> None:
+        super().__init__()
+        self.seen = seen
+
+
+class ChangesLoaded(Message):
+    def __init__(self, query: JobQuery, changes: Changes) -> None:
+        super().__init__()
+        self.query, self.changes = query, changes
+
+
+class DevicesLoaded(Message):
+    def __init__(self, report: DevicesReport) -> None:
+        super().__init__()
+        self.report = report
+
+
+class MainScreen(JobActions, Screen):
+    """Queue and runs, devices, and every action on a job."""
+
+    AUTO_FOCUS = "JobTable"
+
+    BINDINGS = [
+        Binding("s", "cycle_status", "Status", tooltip="cycle the status filter"),
+        Binding("o", "cycle_sort", "Sort", tooltip="sort by the next column"),
+        Binding("O", "reverse_sort", "Reverse sort", show=False, tooltip="newest/oldest, high/low"),
+        Binding("r", "results", "Results", tooltip="the run's pictures: grids, triplets, frames"),
+        Binding("c", "compare", "Compare", tooltip="the marked runs side by side"),
+        *JOB_BINDINGS,
+        Binding("escape", "clear", "Clear filter and marks", show=False),
+        Binding("ctrl+r", "reload", "Reload", show=False, tooltip="read the table's rows again"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_state = JobQuery()
+        self.seen: float | None = None
+        self._poll_timer: Timer | None = None
+        self._filter_timer: Timer | None = None
+        self._polling = False
+        self._poll_again = False
+        self._applied: dict[int, float] = {}  # job id -> updated_at of the row last patched in
+
+    # ---- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield StatusTabs(id="status-tabs")
+        yield Static("", id="filter", markup=False)
+        yield JobTable(id="jobs")
+        yield DevicesPanel(id="devices")
+        yield Footer()
+
+    @property
+    def table(self) -> JobTable:
+        return self.query_one(JobTable)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self._first_load()
+        interval = getattr(self.app, "poll_s", 1.0)
+        self._poll_timer = self.set_interval(interval, self._poll)
+        self.set_interval(max(2.0, interval * 2), self._sample_devices)
+
+    def selected_job(self) -> JobRow | None:
+        return self.table.current
+
+    # ---- loading ------------------------------------------------------------------------------
+    @work(thread=True, group="first-load", exit_on_error=False)
+    def _first_load(self) -> None:
+        from aetui.tui.data.window import first_page
+
+        query = self.query_state
+        fast = first_page(self.app.home.db_url, 80) if query == JobQuery() else None
+        if fast is not None:  # paint now; the store (SQLAlchemy) finishes loading below
+            rows, total, counts, seen = fast
+            self.post_message(WindowLoaded(query, 0, rows, total, follow_id=None, counts=counts))
+        try:
+            from store.queries import count_jobs
+
+            from aetui.tui.data.window import fetch_window, newest_update
+
+            db = self.app.home.db  # opening the store (and importing sqlmodel) happens here, off the UI
+            if fast is None:
+                seen = newest_update(db)
+                rows, total = fetch_window(db, query, 0, 80)
+                counts = count_jobs(db)
+        except Exception as e:
+            self.post_message(OpDone("load", None, f"cannot read the store: {e}", error=True))
+            return
+        # `seen` is from the first read, so changes made while the store loaded are picked up
+        self.post_message(StoreReady(seen))
+        if fast is None:
+            self.post_message(WindowLoaded(query, 0, rows, total, follow_id=None, counts=counts))
+
+    def _reload(self, *, follow: bool = False, offset: int | None = None) -> None:
+        table = self.table
+        if offset is None:
+            offset = max(0, round(table.scroll_y) - table.body_height)
+        follow_id = table.current.id if follow and table.current else None
+        self._fetch(self.query_state, offset, table.body_height * 3 + 10, follow_id)
+
+    @work(thread=True, exclusive=True, group="window", exit_on_error=False)
+    def _fetch(self, query: JobQuery, offset: int, limit: int, follow_id: int | None) -> None:
+        from aetui.tui.data.window import fetch_window
+
+        try:
+            rows, total = fetch_window(self.app.home.db, query, offset, limit)
+        except Exception as e:  # busy or broken store: say so; the next scroll or poll asks again
+            self.post_message(WindowFailed(str(e)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(WindowLoaded(query, offset, rows, total, follow_id=follow_id))
+
+    def on_window_failed(self, message: WindowFailed) -> None:
+        self.table.forget_pending()
+        self.notify(f"cannot read the jobs: {message.error}", severity="error", timeout=5)
+
+    def on_job_table_window_wanted(self, message: JobTable.WindowWanted) -> None:
+        if self.seen is None:
+            return  # the first load is on its way
+        self._fetch(self.query_state, message.offset, message.limit, None)
+
+    def on_window_loaded(self, message: WindowLoaded) -> None:
+        if message.query != self.query_state:
+            return  # the filter or sort changed while it loaded
+        self.table.set_window(message.offset, message.rows, message.total, query=message.query,
+                              follow_id=message.follow_id)
+        if message.counts is not None:
+            self.query_one(StatusTabs).update(counts=message.counts)
+
+    def on_store_ready(self, message: StoreReady) -> None:
+        self.seen = message.seen
+        self._sample_devices_now()
+        self.table.request_window()
+
+    # ---- live refresh ---------------------------------------------------------------------------
+    def _poll(self) -> None:
+        if self.seen is None:
+            return
+        if self._polling:
+            self._poll_again = True  # a read is on its way but may predate what we want to see
+            return
+        self._polling = True
+        # re-read a short overlap: a commit can land with an updated_at older than the newest seen
+        self._fetch_changes(self.query_state, self.seen - OVERLAP_S)
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _fetch_changes(self, query: JobQuery, since: float) -> None:
+        from aetui.tui.data.window import fetch_changes
+
+        try:
+            changes = fetch_changes(self.app.home.db, query, since)
+        except Exception:  # the database is busy or being replaced: try again next tick
+            self.post_message(ChangesLoaded(query, Changes([], since, {}, -1, False)))
+            return
+        self.post_message(ChangesLoaded(query, changes))
+
+    def on_changes_loaded(self, message: ChangesLoaded) -> None:
+        self._polling = False
+        if self._poll_again:
+            self._poll_again = False
+            self.call_later(self._poll)
+        ch = message.changes
+        if ch.total < 0:
+            return
+        self.seen = max(self.seen or 0.0, ch.seen)
+        self.query_one(StatusTabs).update(counts=ch.counts)
+        if message.query != self.query_state:
+            return
+        table = self.table
+        reload = ch.overflow or ch.total != table.total
+        query = self.query_state
+        fresh = [r for r in ch.rows if self._applied.get(r.id) != r.updated_at]
+        self._applied = {r.id: r.updated_at for r in ch.rows}  # only the overlap can repeat
+        window = table.window_ids()
+        for row in fresh:
+            in_window = row.id in window
+            if not query.matches(row):
+                reload = reload or in_window
+                continue
+            if query.sort not in STATIC_SORTS:
+                reload = True
+            elif in_window:
+                table.replace_row(row)
+        if reload:
+            self._reload(follow=True)
+        else:
+            table.ensure_window()  # e.g. after a failed read
+
+    def on_screen_resume(self) -> None:
+        self.refresh_now()  # something may have changed while another screen was on top
+
+    def refresh_now(self) -> None:
+        """Read the store's changes at once (after an action of ours)."""
+        self._poll()
+
+    # ---- devices ------------------------------------------------------------------------------
+    def _sample_devices(self) -> None:
+        if self.seen is not None:
+            self._sample_devices_now()
+
+    @work(thread=True, exclusive=True, group="devices", exit_on_error=False)
+    def _sample_devices_now(self) -> None:
+        sampler = getattr(self.app, "devices_sampler", None)
+        if sampler is None:
+            from aetui.tui.data.devices import sample
+
+            sampler = sample
+        try:
+            report = sampler(self.app.home)
+        except Exception:
+            return
+        self.post_message(DevicesLoaded(report))
+
+    def on_devices_loaded(self, message: DevicesLoaded) -> None:
+        self.query_one(DevicesPanel).update(message.report)
+
+    # ---- filter and sort -------------------------------------------------------------------------
+    def _set_query(self, query: JobQuery) -> None:
+        if query == self.query_state:
+            return
+        self.query_state = query
+        self.query_one(StatusTabs).update(query=query)
+        self.table.reset_position()
+        self._reload(offset=0)
+
+    def on_job_table_filter_changed(self, message: JobTable.FilterChanged) -> None:
+        line = self.query_one("#filter", Static)
+        line.display = not message.done
+        line.update(f"/{message.text}▏   enter: keep · esc: clear · matches label, kind, status, "
+                    "model, device, #id")
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+        q = self.query_state
+        query = JobQuery(q.status, message.text, q.sort, q.descending)
+        if message.done:
+            self._set_query(query)
+        else:  # while typing: follow after a short pause, not on every key
+            self._filter_timer = self.set_timer(0.15, lambda: self._set_query(query))
+
+    def action_clear(self) -> None:
+        q = self.query_state
+        if q.text or q.status:
+            self.table.filter_text = ""
+            self._set_query(JobQuery(None, "", q.sort, q.descending))
+        elif self.table.marked:
+            self.table.clear_marks()
+
+    def action_cycle_status(self) -> None:
+        q = self.query_state
+        nxt = FILTER_STATUSES[(FILTER_STATUSES.index(q.status) + 1) % len(FILTER_STATUSES)]
+        self._set_query(JobQuery(nxt, q.text, q.sort, q.descending))
+
+    def on_status_tabs_chosen(self, message: StatusTabs.Chosen) -> None:
+        q = self.query_state
+        self._set_query(JobQuery(message.status, q.text, q.sort, q.descending))
+
+    def action_cycle_sort(self) -> None:
+        q = self.query_state
+        nxt = SORT_KEYS[(SORT_KEYS.index(q.sort) + 1) % len(SORT_KEYS)]
+        self._set_query(JobQuery(q.status, q.text, nxt, q.descending))
+
+    def action_reverse_sort(self) -> None:
+        q = self.query_state
+        self._set_query(JobQuery(q.status, q.text, q.sort, not q.descending))
+
+    def sort_by(self, key: str, descending: bool | None = None) -> None:
+        q = self.query_state
+        if descending is None:
+            descending = not q.descending if key == q.sort else True
+        self._set_query(JobQuery(q.status, q.text, key, descending))
+
+    def on_job_table_sort_clicked(self, message: JobTable.SortClicked) -> None:
+        self.sort_by(message.key)
+
+    def action_reload(self) -> None:
+        self._reload(follow=True)
+
+    # ---- navigation ------------------------------------------------------------------------------
+    def on_job_table_opened(self, message: JobTable.Opened) -> None:
+        from aetui.tui.screens.run import RunScreen
+
+        self.app.push_screen(RunScreen(message.row))
+
+    def on_job_table_marks_changed(self, message: JobTable.MarksChanged) -> None:
+        self.query_one(StatusTabs).update(marked=len(message.marked))
+
+    def action_results(self) -> None:
+        from aetui.tui.screens.results import ResultsScreen
+
+        if (row := self._need_job()) is not None:
+            self.app.push_screen(ResultsScreen(row))
+
+    def action_compare(self) -> None:
+        from aetui.tui.screens.compare import CompareScreen
+
+        marked = sorted(self.table.marked)
+        if len(marked) < 2:
+            self.notify("mark two or more runs with space, then press c", severity="warning")
+            return
+        self.app.push_screen(CompareScreen(marked))
+
+    def after_op(self, message: OpDone) -> None:
+        if message.op == "delete" and not message.error:
+            self.table.marked.discard(message.job_id)
+        self.refresh_now()
+        if message.op == "delete":
+            self._reload(follow=False)

@@ -1,0 +1,267 @@
+"""The results browser: a run's pictures, album by album.
+
+A training run: its reconstruction (and denoising) grids by step. A sweep: the
+triplets level by level, with the table of levels and the plot beside them. A walk:
+its frames, played as an animation (space) and stepped by key. A probe: its images.
+"""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Static
+
+from aetui.tui import format as fmt
+from aetui.tui.data.results import Album, Results
+from aetui.tui.data.rows import JobRow
+from aetui.tui.widgets.image_view import ImageView, resume_graphics, suspend_graphics
+
+POINT_COLUMNS = (("level", "level"), ("input_mse", "in MSE"), ("output_mse", "out MSE"), ("ratio", "ratio"),
+                 ("psnr_in", "PSNR in"), ("psnr_out", "PSNR out"), ("control_ratio", "ctrl ratio"))
+SPEEDS = (2, 5, 10, 20)
+
+
+class ResultsLoaded(Message):
+    def __init__(self, results: Results | None, error: str | None = None) -> None:
+        super().__init__()
+        self.results, self.error = results, error
+
+
+class ResultsScreen(Screen):
+    AUTO_FOCUS = None
+    BINDINGS = [
+        Binding("escape,q,backspace", "back", "Back"),
+        Binding("left,h", "step(-1)", "Prev"),
+        Binding("right,l", "step(1)", "Next"),
+        Binding("home,g", "first", "First", show=False),
+        Binding("end,G", "last", "Last", show=False),
+        Binding("tab,right_square_bracket", "album(1)", "Next album"),
+        Binding("shift+tab,left_square_bracket", "album(-1)", "Prev album", show=False),
+        Binding("space", "play", "Play/pause"),
+        Binding("plus", "speed(1)", "Faster", show=False),
+        Binding("minus", "speed(-1)", "Slower", show=False),
+    ]
+
+    def __init__(self, row: JobRow) -> None:
+        super().__init__()
+        self.row = row
+        self.results: Results | None = None
+        self.album_index = 0
+        self.index = 0
+        self.playing = False
+        self.speed = 1
+        self._timer: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"#{self.row.id} {self.row.kind} · {self.row.label}", id="results-title", markup=False)
+        yield Static("", id="results-albums")
+        with Horizontal(id="results-body"):
+            with Vertical(id="results-main"):
+                yield ImageView(id="results-image")
+                yield Static("", id="results-caption", markup=False)
+            with Vertical(id="results-side"):
+                points = DataTable(id="results-points", cursor_type="row", zebra_stripes=True)
+                points.can_focus = False  # the screen's keys step through the levels
+                yield points
+                yield ImageView(id="results-plot")
+                yield Static("", id="results-info")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#results-image", ImageView).placeholder = "loading…"
+        self.query_one("#results-side").display = False
+        self._load()
+        if self.row.status in ("queued", "running"):
+            self.set_interval(max(2.0, getattr(self.app, "poll_s", 1.0) * 2), self._load)
+
+    @work(thread=True, exclusive=True, group="results", exit_on_error=False)
+    def _load(self) -> None:
+        from aetui.jobs import job_detail
+        from aetui.tui.data.results import load_results
+
+        try:
+            d = job_detail(self.app.home, self.row.id)
+            res = load_results(d["kind"], d.get("run_dir"), d.get("artifacts"), d.get("results"))
+        except Exception as e:
+            self.post_message(ResultsLoaded(None, str(e)))
+            return
+        self.post_message(ResultsLoaded(res))
+        for album in res.albums:  # warm the decode cache so stepping and playing are smooth
+            if album.animated:
+                from aetui.tui.data.images import load
+
+                for pic in album.pictures[:300]:
+                    load(pic.path)
+
+    def on_results_loaded(self, message: ResultsLoaded) -> None:
+        if message.results is None:
+            self.notify(message.error or "cannot read the results", severity="error")
+            return
+        first = self.results is None
+        old = self.album
+        at_end = old is not None and self.index == len(old.pictures) - 1
+        self.results = res = message.results
+        if first:
+            self.album_index = 0  # albums come ranked: grids, triplets, frames, images first
+            album = self.album
+            self.index = 0 if album is None or album.animated or res.kind in ("sweep", "probe") \
+                else len(album.pictures) - 1
+        elif at_end and self.album is not None:
+            self.index = len(self.album.pictures) - 1  # keep following the newest grid
+        self._setup_side()
+        self._show()
+        if first and self.album is not None and self.album.animated and len(self.album.pictures) > 1:
+            self.action_play()
+
+    @property
+    def album(self) -> Album | None:
+        if self.results is None or not self.results.albums:
+            return None
+        return self.results.albums[self.album_index % len(self.results.albums)]
+
+    def _setup_side(self) -> None:
+        res = self.results
+        side = self.query_one("#results-side")
+        table = self.query_one("#results-points", DataTable)
+        plot = self.query_one("#results-plot", ImageView)
+        info = self.query_one("#results-info", Static)
+        if res is None:
+            return
+        if res.kind == "sweep":
+            side.display = True
+            table.display = bool(res.points)
+            if res.points and table.row_count != len(res.points):
+                table.clear(columns=True)
+                width = self.size.width  # the table gets 45% of it
+                names = (None if width >= 160 else
+                         ("level", "input_mse", "output_mse", "ratio", "control_ratio") if width >= 110 else
+                         ("level", "ratio", "control_ratio"))
+                wanted = [c for c in POINT_COLUMNS if names is None or c[0] in names]
+                keys = [(k, t) for k, t in wanted if any(k in p for p in res.points)]
+                table.add_columns(*[t for _, t in keys])
+                for p in res.points:
+                    table.add_row(*[fmt.num(p.get(k), 4) if isinstance(p.get(k), float) else str(p.get(k, ""))
+                                    for k, _ in keys])
+            plot_album = res.album("plot")
+            plot.display = plot_album is not None
+            if plot_album is not None and plot.path != plot_album.pictures[-1].path:
+                plot.path = plot_album.pictures[-1].path
+            info.display = False
+        else:
+            side.display = False
+
+    def _show(self) -> None:
+        album = self.album
+        view = self.query_one("#results-image", ImageView)
+        caption = self.query_one("#results-caption", Static)
+        self.query_one("#results-albums", Static).update(self._albums_line())
+        if album is None or not album.pictures:
+            view.placeholder = "no result images yet" if self.results is not None else "loading…"
+            view.path = None
+            caption.update("")
+            return
+        self.index = max(0, min(self.index, len(album.pictures) - 1))
+        pic = album.pictures[self.index]
+        view.path = pic.path
+        play = ("▶ playing" if self.playing else "⏸ paused") + f" {SPEEDS[self.speed]} fps" if album.animated else ""
+        caption.update(f"{album.name} · {pic.title} · {self.index + 1}/{len(album.pictures)}  {play}".rstrip())
+        if self.results and self.results.kind == "sweep" and album.name == "triplets":
+            table = self.query_one("#results-points", DataTable)
+            if table.row_count > self.index:
+                table.move_cursor(row=self.index)
+
+    def _albums_line(self):
+        from rich.text import Text
+
+        out = Text()
+        if self.results is None:
+            return out
+        for n, album in enumerate(self.results.albums):
+            style = "reverse bold" if n == self.album_index % len(self.results.albums) else "dim"
+            out.append(f" {album.name} ({len(album.pictures)}) ", style=style)
+            out.append(" ")
+        if not self.results.albums:
+            out.append("no albums", style="dim")
+        return out
+
+    # ---- keys ----------------------------------------------------------------------------------
+    def on_screen_suspend(self) -> None:
+        suspend_graphics(self)
+
+    def on_screen_resume(self) -> None:
+        resume_graphics(self)
+
+    def action_back(self) -> None:
+        suspend_graphics(self)
+        self.dismiss()
+
+    def action_step(self, delta: int) -> None:
+        album = self.album
+        if album is None or not album.pictures:
+            return
+        if self.playing:
+            self._stop()
+        self.index = (self.index + delta) % len(album.pictures)
+        self._show()
+
+    def action_first(self) -> None:
+        self.index = 0
+        self._show()
+
+    def action_last(self) -> None:
+        if self.album is not None:
+            self.index = len(self.album.pictures) - 1
+            self._show()
+
+    def action_album(self, delta: int) -> None:
+        if self.results is None or not self.results.albums:
+            return
+        self._stop()
+        self.album_index = (self.album_index + delta) % len(self.results.albums)
+        album = self.album
+        self.index = len(album.pictures) - 1 if self.results.kind == "train" else 0
+        self._show()
+
+    def action_play(self) -> None:
+        album = self.album
+        if album is None or len(album.pictures) < 2:
+            return
+        if self.playing:
+            self._stop()
+        else:
+            self.playing = True
+            self._timer = self.set_interval(1 / SPEEDS[self.speed], self._advance)
+        self._show()
+
+    def action_speed(self, delta: int) -> None:
+        self.speed = max(0, min(len(SPEEDS) - 1, self.speed + delta))
+        if self.playing:
+            self._stop()
+            self.action_play()
+        else:
+            self._show()
+
+    def _stop(self) -> None:
+        self.playing = False
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def _advance(self) -> None:
+        album = self.album
+        if album is None or not album.pictures:
+            return
+        self.index = (self.index + 1) % len(album.pictures)
+        self._show()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """A click on a level's row shows its triplet (keys move the table, not the reverse)."""
+        album = self.album
+        if album is not None and album.name == "triplets" and event.cursor_row != self.index:
+            self.index = event.cursor_row
+            self._show()

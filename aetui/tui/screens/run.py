@@ -1,0 +1,353 @@
+"""One run: its summary and latest result image on top, then tabs for the loss curve,
+the log (followed while it runs), the spec, the attempts and the checkpoints.
+
+Three thread workers feed it: the detail (store rows + result files, re-read every
+second while the job is active), the curve (TensorBoard, re-read when the event files
+grew) and the log tail (only the bytes appended since the last read).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
+
+from aetui.tui import format as fmt
+from aetui.tui.data.results import Results
+from aetui.tui.data.rows import JobRow
+from aetui.tui.messages import OpDone
+from aetui.tui.screens.job_actions import JOB_BINDINGS, JobActions
+from aetui.tui.widgets.image_view import ImageView, resume_graphics, suspend_graphics
+from aetui.tui.widgets.loss_plot import LossPlot, series
+
+TABS = ("loss", "log", "spec", "attempts", "checkpoints")
+
+
+@dataclass
+class RunData:
+    row: JobRow
+    detail: dict[str, Any]
+    results: Results
+    checkpoints: list[tuple[str, int, float]] = field(default_factory=list)
+
+
+def load_run(home, job_id: int) -> RunData:
+    """Everything the run screen shows except the curve and the log (blocking)."""
+    from store.queries import get_job
+
+    from aetui.jobs import job_detail
+    from aetui.tui.data.results import checkpoints, load_results
+
+    detail = job_detail(home, job_id)
+    row = JobRow.from_job(get_job(home.db, job_id))
+    results = load_results(detail["kind"], detail.get("run_dir"), detail.get("artifacts"), detail.get("results"))
+    return RunData(row=row, detail=detail, results=results, checkpoints=checkpoints(detail.get("run_dir")))
+
+
+class DetailLoaded(Message):
+    def __init__(self, data: RunData | None, error: str | None = None) -> None:
+        super().__init__()
+        self.data, self.error = data, error
+
+
+class CurveLoaded(Message):
+    def __init__(self, points: list[tuple[int, float]]) -> None:
+        super().__init__()
+        self.points = points
+
+
+class LogLines(Message):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+
+def summary_table(d: dict[str, Any], row: JobRow) -> Table:
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column(overflow="fold")
+    status = Text(d["status"], style=f"bold {STATUS_COLORS.get(d['status'], '')}")
+    if d.get("attempts"):
+        status.append(f"  attempt {len(d['attempts'])}", style="dim")
+    t.add_row("status", status)
+    if row.total_steps:
+        t.add_row("progress", f"{row.step}/{row.total_steps} {fmt.bar(row.fraction, 12)} {row.fraction * 100:.0f}%")
+    live = [f"loss {fmt.num(row.loss)}" if row.loss is not None else "",
+            f"{fmt.rate(row.images_per_s)} img/s" if row.images_per_s and row.status == "running" else "",
+            f"ETA {fmt.duration(row.eta_s)}" if row.eta_s and row.status == "running" else ""]
+    if any(live):
+        t.add_row("now", "  ".join(x for x in live if x))
+    device = d.get("device") or "—"
+    where = f"{device}" + (f" on {d['host']}" if d.get("host") else "") + f"  (asked {d.get('requested_device')})"
+    t.add_row("device", where)
+    t.add_row("priority", str(d.get("priority", 0)))
+    times = [("created", d.get("created_at")), ("started", d.get("started_at")), ("ended", d.get("ended_at"))]
+    t.add_row("times", "  ".join(f"{k} {v.replace('T', ' ')[:19]}" for k, v in times if v) or "—")
+    m = d.get("metrics") or {}
+    shown = [(k, m[k]) for k in ("final_loss", "heldout_mse", "steps_done", "images_per_s", "wall_s", "params")
+             if m.get(k) is not None]
+    if shown:
+        t.add_row("metrics", "  ".join(f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in shown))
+    if d.get("parent_id"):
+        t.add_row("parent", f"#{d['parent_id']}")
+    if d.get("children"):
+        t.add_row("children", " ".join(f"#{c}" for c in d["children"]))
+    if d.get("error"):
+        t.add_row("error", Text(d["error"], style="red"))
+    if d.get("requeue_command"):
+        t.add_row("requeue", Text(d["requeue_command"], style="bold"))
+    if d.get("run_dir"):
+        t.add_row("folder", d["run_dir"])
+    return t
+
+
+STATUS_COLORS = {"queued": "yellow", "running": "cyan", "done": "green", "failed": "red", "cancelled": "grey50"}
+
+
+def spec_table(d: dict[str, Any]) -> Group:
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column(overflow="fold")
+    for k, v in (d.get("spec") or {}).items():
+        t.add_row(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
+    parts: list[Any] = []
+    if d.get("requeue_command"):
+        parts += [Text("requeue with (y copies it):", style="dim"), Text(d["requeue_command"], style="bold"),
+                  Text("")]
+    return Group(*parts, t)
+
+
+def attempts_table(d: dict[str, Any]) -> Table | Text:
+    rows = d.get("attempts") or []
+    if not rows:
+        return Text("no attempts yet: the job has not been claimed by a worker", style="dim")
+    t = Table(box=None, padding=(0, 1), expand=False, header_style="bold")
+    for col in ("#", "outcome", "steps", "device", "worker", "started", "ended", "error"):
+        t.add_column(col, overflow="fold")
+    for a in rows:
+        steps = f"{a['start_step']}→{a['end_step'] if a['end_step'] is not None else '…'}"
+        t.add_row(str(a["number"]), Text(a["outcome"], style=STATUS_COLORS.get(a["outcome"], "")), steps,
+                  a.get("device") or "", a.get("worker") or "", (a.get("started_at") or "")[5:16].replace("T", " "),
+                  (a.get("ended_at") or "")[5:16].replace("T", " "), a.get("error") or "")
+    return t
+
+
+def checkpoints_table(items: list[tuple[str, int, float]]) -> Table | Text:
+    if not items:
+        return Text("no checkpoints yet", style="dim")
+    t = Table(box=None, padding=(0, 1), header_style="bold")
+    t.add_column("file")
+    t.add_column("size", justify="right")
+    t.add_column("written")
+    for name, size, mtime in items:
+        t.add_row(name, fmt.size(size), fmt.stamp(mtime))
+    return t
+
+
+class RunScreen(JobActions, Screen):
+    """Enter on a row opens it; escape goes back."""
+
+    BINDINGS = [
+        Binding("escape,q,backspace", "back", "Back"),
+        Binding("r", "results", "Results"),
+        Binding("f", "follow", "Follow log"),
+        Binding("L", "log_scale", "Log scale", show=False),
+        Binding("y", "copy_requeue", "Copy requeue cmd", show=False),
+        *[Binding(str(n + 1), f"tab('{name}')", name.capitalize(), show=False) for n, name in enumerate(TABS)],
+        *JOB_BINDINGS,
+    ]
+
+    def __init__(self, row: JobRow) -> None:
+        super().__init__()
+        self.row = row
+        self.data: RunData | None = None
+        self._tail = None
+        self._busy: set[str] = set()
+        self._tb_points: list[tuple[int, float]] = []
+        self._live_points: dict[int, float] = {}  # (step, loss) seen in the store while watching
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._title(), id="run-title", markup=False)
+        with Horizontal(id="run-top"):
+            with VerticalScroll(id="run-summary-box"):
+                yield Static("loading…", id="run-summary")
+            with Vertical(id="run-image-box"):
+                yield Static("", id="run-image-caption", markup=False)
+                yield ImageView(id="run-image")
+        with TabbedContent(id="run-tabs", initial="tab-loss"):
+            with TabPane("1 Loss", id="tab-loss"):
+                yield LossPlot(id="run-loss")
+            with TabPane("2 Log", id="tab-log"):
+                yield Log(id="run-log", max_lines=5000, auto_scroll=True)
+            with TabPane("3 Spec", id="tab-spec"):
+                with VerticalScroll():
+                    yield Static(id="run-spec")
+            with TabPane("4 Attempts", id="tab-attempts"):
+                with VerticalScroll():
+                    yield Static(id="run-attempts")
+            with TabPane("5 Checkpoints", id="tab-checkpoints"):
+                with VerticalScroll():
+                    yield Static(id="run-checkpoints")
+        yield Footer()
+
+    def _title(self) -> str:
+        r = self.row
+        return f"#{r.id} {r.kind} · {r.label or '—'} · {r.status}"
+
+    def on_mount(self) -> None:
+        self.query_one("#run-image", ImageView).placeholder = "no result image yet"
+        self._refresh_all()
+        self.set_interval(getattr(self.app, "poll_s", 1.0), self._tick)
+
+    def selected_job(self) -> JobRow | None:
+        return self.row
+
+    # ---- loading ------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        if self.row.status in ("queued", "running") or self.data is None:
+            self._refresh_all()
+
+    def _refresh_all(self) -> None:
+        for name, start in (("detail", self._load_detail), ("curve", self._load_curve), ("log", self._load_log)):
+            if name not in self._busy:
+                self._busy.add(name)
+                start()
+
+    @work(thread=True, exclusive=True, group="run-detail", exit_on_error=False)
+    def _load_detail(self) -> None:
+        from aetui.errors import UserError
+
+        try:
+            self.post_message(DetailLoaded(load_run(self.app.home, self.row.id)))
+        except UserError as e:
+            self.post_message(DetailLoaded(None, str(e)))
+        except Exception as e:
+            self.post_message(DetailLoaded(None, f"{type(e).__name__}: {e}"))
+
+    @work(thread=True, exclusive=True, group="run-curve", exit_on_error=False)
+    def _load_curve(self) -> None:
+        from aetui.tui.data.curves import read_scalars
+
+        run_dir = self.app.home.run_dir(self.row.id) if self.data is None else self.data.detail.get("run_dir")
+        try:
+            points = read_scalars(run_dir) if run_dir else []
+        except Exception:
+            points = []
+        self.post_message(CurveLoaded(points))
+
+    @work(thread=True, exclusive=True, group="run-log", exit_on_error=False)
+    def _load_log(self) -> None:
+        from aetui.tui.data.logtail import Tail
+
+        if self._tail is None:
+            run_dir = Path(self.data.detail["run_dir"]) if self.data and self.data.detail.get("run_dir") \
+                else self.app.home.run_dir(self.row.id)
+            self._tail = Tail([run_dir / "stdout.log", run_dir / "stderr.log"])
+        try:
+            lines = self._tail.read()
+        except Exception:
+            lines = []
+        self.post_message(LogLines(lines))
+
+    def on_detail_loaded(self, message: DetailLoaded) -> None:
+        self._busy.discard("detail")
+        if message.data is None:
+            self.notify(message.error or "cannot load the run", severity="error")
+            if self.data is None or "no job" in (message.error or ""):
+                self.dismiss()
+            return
+        first = self.data is None
+        self.data = data = message.data
+        self.row = data.row
+        if data.row.loss is not None and data.row.step and data.row.status == "running":
+            self._live_points[data.row.step] = data.row.loss
+            self._plot_loss()
+        self.query_one("#run-title", Static).update(self._title())
+        self.query_one("#run-summary", Static).update(summary_table(data.detail, data.row))
+        self.query_one("#run-spec", Static).update(spec_table(data.detail))
+        self.query_one("#run-attempts", Static).update(attempts_table(data.detail))
+        self.query_one("#run-checkpoints", Static).update(checkpoints_table(data.checkpoints))
+        latest = data.results.latest()
+        album = data.results.primary()
+        view = self.query_one("#run-image", ImageView)
+        caption = self.query_one("#run-image-caption", Static)
+        if latest is not None:
+            caption.update(f"{album.name if album else ''} · {latest.title}")
+            if view.path != latest.path:
+                view.path = latest.path
+        else:
+            caption.update("")
+        if first and data.row.kind != "train":
+            self.query_one(LossPlot).empty_text = f"a {data.row.kind} job has no training loss: r opens its results"
+
+    def on_curve_loaded(self, message: CurveLoaded) -> None:
+        self._busy.discard("curve")
+        self._tb_points = message.points
+        self._plot_loss()
+
+    def _plot_loss(self) -> None:
+        """TensorBoard's points, then the live losses seen in the store past the last one
+        TensorBoard has flushed (its writer flushes every couple of minutes)."""
+        last = self._tb_points[-1][0] if self._tb_points else -1
+        live = sorted((s, v) for s, v in self._live_points.items() if s > last)
+        self.query_one(LossPlot).set_series([series(f"#{self.row.id}", [*self._tb_points, *live], 0)])
+
+    def on_log_lines(self, message: LogLines) -> None:
+        self._busy.discard("log")
+        if message.lines:
+            self.query_one(Log).write_lines(message.lines)
+
+    # ---- actions --------------------------------------------------------------------------------
+    def on_screen_suspend(self) -> None:
+        suspend_graphics(self)
+
+    def on_screen_resume(self) -> None:
+        resume_graphics(self)
+
+    def action_back(self) -> None:
+        suspend_graphics(self)
+        self.dismiss()
+
+    def action_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{name}"
+
+    def action_follow(self) -> None:
+        log = self.query_one(Log)
+        log.auto_scroll = not log.auto_scroll
+        if log.auto_scroll:
+            log.scroll_end(animate=False)
+        self.notify("following the log" if log.auto_scroll else "log paused (f follows again)")
+
+    def action_log_scale(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.log_y = not plot.log_y
+
+    def action_copy_requeue(self) -> None:
+        cmd = self.data.detail.get("requeue_command") if self.data else None
+        if cmd:
+            self.app.copy_to_clipboard(cmd)
+            self.notify(f"copied: {cmd}")
+
+    def action_results(self) -> None:
+        from aetui.tui.screens.results import ResultsScreen
+
+        self.app.push_screen(ResultsScreen(self.row))
+
+    def after_op(self, message: OpDone) -> None:
+        if message.op == "delete" and not message.error:
+            self.dismiss()
+            return
+        self._busy.discard("detail")
+        self._load_detail()

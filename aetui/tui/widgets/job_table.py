@@ -1,0 +1,474 @@
+"""The runs table: a Line-API view of a window of jobs, never all of them.
+
+The table knows how many rows match (`total`) and holds only the rows of the window
+it was given (`set_window`). When the visible part leaves that window it posts
+`WindowWanted`; whoever owns the data (the main screen) fetches that window in a
+worker and hands it back. Live changes are patched in place with `replace_row`.
+Columns that do not fit the width are dropped by priority, so 80 columns stay legible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from aetui.tui import format as fmt
+from aetui.tui.data.rows import JobRow
+from aetui.tui.data.window import JobQuery
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # also the sort key, where sortable
+    title: str
+    width: int
+    priority: int  # columns with a lower number stay when space runs out
+    align: str = "left"
+    flex: int = 0  # extra width it takes (up to), after every column fits
+    sortable: bool = True
+
+
+COLUMNS = (
+    Column("id", "id", 5, 0, "right"),
+    Column("kind", "kind", 5, 1),
+    Column("model", "model", 9, 1),
+    Column("res", "res", 4, 2, "right"),
+    Column("status", "status", 9, 0),
+    Column("progress", "progress", 12, 0, flex=18),
+    Column("loss", "loss", 7, 1, "right"),
+    Column("images_per_s", "img/s", 5, 3, "right"),
+    Column("eta", "ETA", 6, 2, "right"),
+    Column("device", "device", 6, 3),
+    Column("priority", "pri", 3, 5, "right"),
+    Column("created", "created", 11, 6, sortable=False),
+    Column("label", "label", 10, 7, flex=60, sortable=False),
+)
+GAP = 1
+
+
+def layout(width: int, id_width: int = 5) -> list[tuple[Column, int]]:
+    """The columns that fit `width` cells and the width of each, in display order."""
+    # the id column holds the mark (●) and the widest id of the window
+    cols = [Column(c.key, c.title, max(c.width, id_width + 1), c.priority, c.align, c.flex) if c.key == "id" else c
+            for c in COLUMNS]
+    chosen: list[Column] = []
+    used = 0
+    for col in sorted(cols, key=lambda c: c.priority):
+        need = col.width + (GAP if chosen else 0)
+        if used + need > width:
+            break  # strictly by priority: a narrow minor column never displaces a major one
+        chosen.append(col)
+        used += need
+    widths = {c.key: c.width for c in chosen}
+    spare = width - used
+    for col in sorted((c for c in chosen if c.flex), key=lambda c: c.priority):
+        extra = min(spare, col.flex)
+        widths[col.key] += extra
+        spare -= extra
+    return [(c, widths[c.key]) for c in cols if c.key in widths]
+
+
+def cell_text(row: JobRow, key: str, width: int) -> str:
+    if key == "id":
+        return str(row.id)
+    if key == "kind":
+        return row.kind
+    if key == "model":
+        return row.model or (f"↳#{row.parent_id}" if row.parent_id else "")
+    if key == "res":
+        return "" if row.res is None else str(row.res)
+    if key == "status":
+        return row.status
+    if key == "loss":
+        return fmt.num(row.loss, 3)
+    if key == "images_per_s":
+        return fmt.rate(row.images_per_s) if row.status == "running" else ""
+    if key == "eta":
+        return fmt.duration(row.eta_s) if row.status == "running" else ""
+    if key == "device":
+        return row.device
+    if key == "priority":
+        return str(row.priority)
+    if key == "created":
+        return fmt.clock(row.created_at)
+    if key == "label":
+        return row.error if row.status == "failed" and row.error else row.label
+    if key == "progress":
+        steps = f"{row.step}/{row.total_steps}" if row.total_steps else ""
+        bar_w = width - len(steps) - 1
+        return steps.ljust(len(steps)) + (" " + fmt.bar(row.fraction, bar_w) if bar_w >= 3 else "")
+    return ""
+
+
+class JobTable(ScrollView, can_focus=True):
+    """Jobs newest first (or by the chosen column), one line each, a header on top."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "Page down", show=False),
+        Binding("home,g", "jump(0)", "First", show=False),
+        Binding("end,G", "jump(-1)", "Last", show=False),
+        Binding("enter", "open", "Open", show=True),
+        Binding("space", "mark", "Mark", show=True, tooltip="mark for compare"),
+        Binding("slash", "start_filter", "Filter", show=True, tooltip="words in label, kind, status, model, #id"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "job-table--header", "job-table--cursor", "job-table--marked", "job-table--sorted",
+        "job-table--queued", "job-table--running", "job-table--done", "job-table--failed",
+        "job-table--cancelled", "job-table--bar", "job-table--loading",
+    }
+
+
+    cursor: reactive[int] = reactive(0, always_update=True, repaint=False)
+
+    class WindowWanted(Message):
+        """The visible rows are not all loaded: fetch `limit` rows from `offset`."""
+
+        def __init__(self, offset: int, limit: int) -> None:
+            super().__init__()
+            self.offset, self.limit = offset, limit
+
+    class Highlighted(Message):
+        def __init__(self, row: JobRow | None) -> None:
+            super().__init__()
+            self.row = row
+
+    class Opened(Message):
+        def __init__(self, row: JobRow) -> None:
+            super().__init__()
+            self.row = row
+
+    class MarksChanged(Message):
+        def __init__(self, marked: frozenset[int]) -> None:
+            super().__init__()
+            self.marked = marked
+
+    class FilterChanged(Message):
+        """The filter text being typed (`done`: enter or escape ended the typing)."""
+
+        def __init__(self, text: str, done: bool) -> None:
+            super().__init__()
+            self.text, self.done = text, done
+
+    class SortClicked(Message):
+        def __init__(self, key: str) -> None:
+            super().__init__()
+            self.key = key
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.total = 0
+        self.loaded = False
+        self.job_query = JobQuery()
+        self._rows: dict[int, JobRow] = {}
+        self._index: dict[int, int] = {}  # job id -> row index in the window
+        self._pending: tuple[int, int] | None = None
+        self.marked: set[int] = set()
+        self.filtering = False
+        self.filter_text = ""
+        self._open_when_loaded = False
+        self._columns_cache: tuple[int, int, list] | None = None
+
+    # ---- data in -------------------------------------------------------------------
+    def set_window(self, offset: int, rows: list[JobRow], total: int, *, query: JobQuery,
+                   follow_id: int | None = None) -> None:
+        """Show `rows` at `offset` of `total` matching rows (from a fetch the table asked for)."""
+        self.loaded = True
+        self.job_query = query
+        self.total = total
+        self._rows = {offset + i: r for i, r in enumerate(rows)}
+        self._index = {r.id: offset + i for i, r in enumerate(rows)}
+        self._pending = None
+        self.virtual_size = Size(self.size.width, total + 1)
+        if follow_id is not None and follow_id in self._index:
+            target = self._index[follow_id]
+            screen_row = self.cursor - round(self.scroll_y)
+            self.cursor = target
+            self.scroll_to(y=max(0, target - screen_row), animate=False, immediate=True)
+        elif self.cursor >= total:
+            self.cursor = max(0, total - 1)
+        self.refresh()
+        self._announce()
+        if self._open_when_loaded and self.current is not None:
+            self._open_when_loaded = False
+            self.post_message(self.Opened(self.current))
+        self.call_after_refresh(self._ensure_window)
+
+    def replace_row(self, row: JobRow) -> bool:
+        """Update a row of the window in place; False when it is not in the window."""
+        index = self._index.get(row.id)
+        if index is None:
+            return False
+        self._rows[index] = row
+        self.refresh_line_at(index)
+        if index == self.cursor:
+            self._announce()
+        return True
+
+    def window_ids(self) -> set[int]:
+        return set(self._index)
+
+    def row_at(self, index: int) -> JobRow | None:
+        return self._rows.get(index)
+
+    @property
+    def current(self) -> JobRow | None:
+        return self._rows.get(self.cursor)
+
+    def reset_position(self) -> None:
+        self.cursor = 0
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def refresh_line_at(self, index: int) -> None:
+        y = index - round(self.scroll_y) + 1
+        if 1 <= y < self.size.height:
+            self.refresh_line(y)
+
+    # ---- window management ---------------------------------------------------------
+    @property
+    def body_height(self) -> int:
+        return max(1, self.size.height - 1)
+
+    def _ensure_window(self) -> None:
+        if not self.loaded or self.total == 0:
+            return
+        top = round(self.scroll_y)
+        need = range(top, min(self.total, top + self.body_height))
+        need_cursor = self.cursor < self.total and self.cursor not in self._rows
+        if all(i in self._rows for i in need) and not need_cursor:
+            return
+        anchor = self.cursor if need_cursor else top
+        offset = max(0, anchor - self.body_height)
+        limit = self.body_height * 3 + 10
+        if self._pending == (offset, limit):
+            return
+        self._pending = (offset, limit)
+        self.post_message(self.WindowWanted(offset, limit))
+
+    def forget_pending(self) -> None:
+        """The asked-for window will not come (the read failed): ask again when needed."""
+        self._pending = None
+
+    def request_window(self) -> None:
+        """Ask again for the rows in view (e.g. once the data source became ready)."""
+        self._pending = None
+        self._ensure_window()
+
+    def ensure_window(self) -> None:
+        """Ask for the rows in view if some are missing and none are on their way."""
+        self._ensure_window()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._ensure_window()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._columns_cache = None
+        self.virtual_size = Size(event.size.width, self.total + 1)
+        self._ensure_window()
+
+    # ---- cursor ------------------------------------------------------------------------
+    def watch_cursor(self, old: int, new: int) -> None:
+        if old != new:
+            self._open_when_loaded = False
+        self.refresh_line_at(old)
+        self.refresh_line_at(new)
+        self._scroll_to_cursor()
+        self._ensure_window()
+        if old != new:
+            self._announce()
+
+    def _announce(self) -> None:
+        self.post_message(self.Highlighted(self.current))
+
+    def _scroll_to_cursor(self) -> None:
+        top = round(self.scroll_y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + self.body_height:
+            self.scroll_to(y=self.cursor - self.body_height + 1, animate=False, immediate=True)
+
+    def _move(self, index: int) -> None:
+        self.cursor = max(0, min(self.total - 1, index)) if self.total else 0
+
+    def action_cursor(self, delta: int) -> None:
+        self._move(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move(self.cursor + direction * self.body_height)
+
+    def action_jump(self, where: int) -> None:
+        self._move(0 if where == 0 else self.total - 1)
+
+    def action_open(self) -> None:
+        if self.current is not None:
+            self.post_message(self.Opened(self.current))
+        elif self.cursor < self.total:
+            self._open_when_loaded = True  # its row is on its way (e.g. enter right after g)
+
+    def action_mark(self) -> None:
+        row = self.current
+        if row is None:
+            return
+        self.marked ^= {row.id}
+        self.refresh_line_at(self.cursor)
+        self.post_message(self.MarksChanged(frozenset(self.marked)))
+        self._move(self.cursor + 1)
+
+    def clear_marks(self) -> None:
+        self.marked.clear()
+        self.refresh()
+        self.post_message(self.MarksChanged(frozenset()))
+
+    # ---- typing a filter ------------------------------------------------------------------------
+    # Typed here, not in an Input: keys that arrive in one burst after '/' (slow SSH links
+    # deliver them so) are all queued to the focused table before any focus change could
+    # take effect, so the table itself must read them.
+    def action_start_filter(self) -> None:
+        self.filtering = True
+        self.post_message(self.FilterChanged(self.filter_text, done=False))
+
+    def on_key(self, event: events.Key) -> None:
+        if not self.filtering:
+            if event.key == "slash":
+                event.stop()
+                event.prevent_default()
+                self.action_start_filter()
+            return
+        text = self.filter_text
+        if event.key in ("enter", "escape"):
+            self.filtering = False
+            if event.key == "escape":
+                text = ""
+        elif event.key == "backspace":
+            text = text[:-1]
+        elif event.key == "ctrl+u":
+            text = ""
+        elif event.key == "ctrl+w":
+            text = text.rstrip()[: text.rstrip().rfind(" ") + 1]  # drop the last word
+        elif event.is_printable and event.character:
+            text += event.character
+        else:
+            return  # arrows, page keys... keep working while typing
+        event.stop()
+        event.prevent_default()
+        self.filter_text = text
+        self.post_message(self.FilterChanged(text, done=not self.filtering))
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            x = 0
+            for col, width in self._columns():
+                if x <= event.x < x + width + GAP and col.sortable:
+                    self.post_message(self.SortClicked(col.key))
+                    return
+                x += width + GAP
+            return
+        index = round(self.scroll_y) + event.y - 1
+        if 0 <= index < self.total:
+            self.cursor = index
+            if event.chain >= 2:
+                self.action_open()
+
+    # ---- drawing -------------------------------------------------------------------------
+    def _columns(self) -> list[tuple[Column, int]]:
+        width = self.scrollable_content_region.width
+        id_width = max(3, len(str(max(self._index, default=0))))
+        key = (width, id_width)
+        if self._columns_cache is None or self._columns_cache[:2] != key:
+            self._columns_cache = (*key, layout(width, id_width))
+        return self._columns_cache[2]
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            return self._header(width)
+        index = round(self.scroll_y) + y - 1
+        if index >= self.total:
+            if y == 1 and self.total == 0:
+                text = "loading…" if not self.loaded else "no jobs" + (" match" if self._filtered() else
+                                                                       " yet: press n to queue one")
+                style = self.get_component_rich_style("job-table--loading")
+                return Strip([Segment(fmt.fit(" " + text, width), style)], width)
+            return Strip.blank(width, self.rich_style)
+        row = self._rows.get(index)
+        if row is None:
+            style = self.get_component_rich_style("job-table--loading")
+            return Strip([Segment(fmt.fit("  …", width), style)], width)
+        return self._row_strip(row, index, width)
+
+    def _filtered(self) -> bool:
+        return bool(self.job_query.status or self.job_query.text.strip())
+
+    def _header(self, width: int) -> Strip:
+        base = self.get_component_rich_style("job-table--header")
+        sorted_style = base + self.get_component_rich_style("job-table--sorted")
+        segs: list[Segment] = []
+        used = 0
+        for n, (col, w) in enumerate(self._columns()):
+            if n:
+                segs.append(Segment(" " * GAP, base))
+                used += GAP
+            title = col.title
+            style = base
+            if col.key == self.job_query.sort:
+                title = f"{title}{'▼' if self.job_query.descending else '▲'}"
+                style = sorted_style
+            segs.append(Segment(fmt.fit(title, w, col.align), style))
+            used += w
+        if used < width:
+            segs.append(Segment(" " * (width - used), base))
+        return Strip(segs, width)
+
+    def _row_strip(self, row: JobRow, index: int, width: int) -> Strip:
+        base = self.rich_style
+        if row.id in self.marked:
+            base += self.get_component_rich_style("job-table--marked")
+        status_style = self.get_component_rich_style(f"job-table--{row.status}", partial=True) \
+            if row.status in ("queued", "running", "done", "failed", "cancelled") else Style()
+        overlay = self.get_component_rich_style("job-table--cursor", partial=True) \
+            if index == self.cursor else Style()
+        segs: list[Segment] = []
+        used = 0
+        for n, (col, w) in enumerate(self._columns()):
+            if n:
+                segs.append(Segment(" " * GAP, base + overlay))
+                used += GAP
+            text = cell_text(row, col.key, w)
+            if col.key == "id":
+                text = ("●" if row.id in self.marked else " ") + text
+            style = base
+            if col.key == "status":
+                style = base + status_style
+            if col.key == "progress" and row.total_steps:
+                steps = text.split(" ", 1)[0]
+                rest = text[len(steps):]
+                bar_style = base + (status_style if row.status != "running" else
+                                    self.get_component_rich_style("job-table--bar", partial=True))
+                segs.append(Segment(fmt.fit(steps, len(steps)), style + overlay))
+                segs.append(Segment(fmt.fit(rest, w - len(steps)), bar_style + overlay))
+                used += w
+                continue
+            segs.append(Segment(fmt.fit(text, w, col.align), style + overlay))
+            used += w
+        if used < width:
+            segs.append(Segment(" " * (width - used), base + overlay))
+        return Strip(segs, width)
+
+    def on_focus(self) -> None:
+        self.refresh_line_at(self.cursor)
+
+    def on_blur(self) -> None:
+        self.refresh_line_at(self.cursor)

@@ -1,0 +1,271 @@
+"""Actions from the dashboard, driven by keys in the real app, checked in the STORE and
+on DISK: cancel, retry, priority, delete, launching jobs, starting a worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from aetui.tui.screens.confirm import ConfirmScreen
+from aetui.tui.screens.launch import LaunchScreen
+from aetui.tui.screens.main import MainScreen
+from aetui.tui.screens.prompt import PromptScreen
+from aetui.tui.screens.run import RunScreen
+
+from .helpers import drive, job, make_app, select_job, settle, table_ids, until
+
+
+def notifications(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+def test_cancel_a_queued_job(seeded):
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["queued"])
+        await pilot.press("x")
+        await until(pilot, lambda: job(home, ids["queued"]).status == "cancelled", what="cancel in the store")
+        await settle(pilot)
+        await until(pilot, lambda: pilot.app.screen.table.current.status == "cancelled", what="row updated")
+
+    drive(app, scenario)
+    assert job(home, ids["queued"]).ended_at is not None
+
+
+def test_cancel_a_running_job_asks_its_worker(seeded):
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["running"])
+        await pilot.press("x")
+        await until(pilot, lambda: job(home, ids["running"]).cancel_requested, what="cancel request")
+
+    drive(app, scenario)
+    assert job(home, ids["running"]).status == "running"
+
+
+def test_refused_action_is_a_notification_not_a_crash(seeded):
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["done"])
+        await pilot.press("x")  # a finished job cannot be cancelled
+        await until(pilot, lambda: any("only queued or running" in m for m in notifications(pilot.app)),
+                    what="error notification")
+        assert isinstance(pilot.app.screen, MainScreen)
+
+    drive(app, scenario)
+    assert job(home, ids["done"]).status == "done"
+
+
+def test_retry_a_failed_job(seeded):
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["failed"])
+        await pilot.press("R")
+        await until(pilot, lambda: job(home, ids["failed"]).status == "queued", what="retry in the store")
+
+    drive(app, scenario)
+    assert job(home, ids["failed"]).error is None
+
+
+def test_priority_by_prompt_and_by_plus(seeded):
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["queued"])
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(pilot.app.screen, PromptScreen), what="priority prompt")
+        await pilot.press("ctrl+a", "ctrl+k", "7", "enter")  # clear the pre-filled value, type 7
+        await until(pilot, lambda: job(home, ids["queued"]).priority == 7, what="priority 7")
+        await settle(pilot)
+        await until(pilot, lambda: pilot.app.screen.table.current.priority == 7, what="row refreshed")
+        await pilot.press("plus")
+        await until(pilot, lambda: job(home, ids["queued"]).priority == 8, what="priority 8")
+
+    drive(app, scenario)
+
+
+def test_delete_removes_rows_and_run_folder_after_confirmation(seeded):
+    from store.queries import attempts, get_run, list_jobs
+
+    home, ids = seeded
+    target = ids["failed"]
+    run_dir = home.run_dir(target)
+    assert run_dir.is_dir() and attempts(home.db, target)
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, target)
+        await pilot.press("D")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="confirmation")
+        await pilot.press("n")  # changed my mind: nothing happens
+        await settle(pilot)
+        assert job(home, target).id == target and run_dir.is_dir()
+        await pilot.press("D")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: not run_dir.exists(), what="run folder removed")
+        await until(pilot, lambda: target not in table_ids(pilot), what="row gone from the table")
+
+    drive(app, scenario)
+    assert target not in [j.id for j in list_jobs(home.db)]
+    assert get_run(home.db, target) is None and attempts(home.db, target) == []
+
+
+def test_delete_from_the_run_screen_goes_back(seeded):
+    home, ids = seeded
+    target = ids["cancelled"]
+    home.run_dir(target).mkdir(parents=True, exist_ok=True)
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, target)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen), what="run screen")
+        await pilot.press("D")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="back on the main screen")
+        await until(pilot, lambda: target not in table_ids(pilot), what="row gone")
+
+    drive(app, scenario)
+    assert not home.run_dir(target).exists()
+
+
+def test_new_training_job_from_a_selected_run(seeded):
+    from store.queries import list_jobs
+
+    home, ids = seeded
+    app = make_app(home)
+    before = {j.id for j in list_jobs(home.db)}
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["done"])
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen) and pilot.app.screen.form is not None,
+                    what="form")
+        await settle(pilot)
+        form = pilot.app.screen.form
+        assert form.raw_values()["model"] == "unet" and form.raw_values()["steps"] == "60"  # pre-filled
+        form.set_value("steps", 90)
+        form.set_value("lr", 0.0003)
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="form closed")
+        await until(pilot, lambda: len(table_ids(pilot)) == len(before) + 1, what="new row")
+
+    drive(app, scenario)
+    new = [j for j in list_jobs(home.db) if j.id not in before]
+    assert len(new) == 1
+    j = new[0]
+    assert j.kind == "train" and j.status == "queued" and j.parent_id is None
+    assert j.spec["steps"] == 90 and j.spec["lr"] == 0.0003 and j.spec["model"] == "unet" and j.spec["res"] == 32
+    assert j.spec["options"]["base_width"] == 4 and j.total_steps == 90
+
+
+def test_bad_form_value_keeps_the_form_open(seeded):
+    from store.queries import count_jobs
+
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["done"])
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen) and pilot.app.screen.form is not None,
+                    what="form")
+        pilot.app.screen.form.set_value("res", 33)  # not a power of two: the spec model refuses it
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: any("res" in m for m in notifications(pilot.app)), what="validation message")
+        assert isinstance(pilot.app.screen, LaunchScreen)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="form cancelled")
+
+    drive(app, scenario)
+    assert sum(count_jobs(home.db).values()) == 8
+
+
+def test_launch_experiments_from_a_finished_training_run(seeded):
+    """Sweep, walk and probe from run 1: each queues a job whose parent is run 1."""
+    from aetui.tui import forms
+    from store.queries import children
+
+    kinds = [k for k in ("sweep", "walk", "probe") if k in forms.experiment_kinds()]
+    if not kinds:
+        pytest.skip("experiment kinds sweep, walk, probe are not registered (aetui.experiments.specs missing)")
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["done"])
+        for kind in kinds:
+            await pilot.press("l")
+            await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen)
+                        and pilot.app.screen.form is not None, what="launch form")
+            screen = pilot.app.screen
+            if screen.kind != kind:
+                screen.query_one("#launch-kind").value = kind
+                await until(pilot, lambda: screen.form is not None
+                            and screen.form.fields == forms.form_fields(forms.spec_type(kind), hide=("checkpoint",)),
+                            what=f"{kind} form")
+            await settle(pilot)
+            if kind == "sweep":
+                screen.form.set_value("levels", "0.2,0.4")  # the CLI's grid syntax, parsed by the spec model
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what=f"{kind} queued")
+
+    drive(app, scenario, timeout=60)
+    got = [c for c in children(home.db, ids["done"]) if c.status == "queued"]
+    assert sorted(c.kind for c in got) == sorted(kinds)
+    assert all(c.parent_id == ids["done"] for c in got)
+    sweeps = [c for c in got if c.kind == "sweep"]
+    if sweeps:
+        assert sweeps[0].spec["levels"] == [0.2, 0.4] and sweeps[0].spec.get("checkpoint") is None
+
+
+def test_launch_is_refused_for_a_run_that_is_not_a_finished_training(seeded):
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["running"])
+        await pilot.press("l")
+        await until(pilot, lambda: any("finished training run" in m for m in notifications(pilot.app)),
+                    what="refusal")
+        assert isinstance(pilot.app.screen, MainScreen)
+
+    drive(app, scenario)
+
+
+def test_w_starts_a_background_worker(tmp_path):
+    """A real detached worker process for an empty home, stopped again by pid."""
+    from aetui.home import Home
+    from aetui.worker.registry import running_workers
+
+    home = Home(tmp_path / "home")
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await pilot.press("w")
+        await until(pilot, lambda: running_workers(home), timeout=30, what="worker registered")
+
+    try:
+        drive(app, scenario, timeout=40)
+        workers = running_workers(home)
+        assert len(workers) == 1 and workers[0]["detached"]
+    finally:
+        for w in running_workers(home):
+            os.kill(int(w["pid"]), signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while running_workers(home) and time.monotonic() < deadline:
+            time.sleep(0.1)

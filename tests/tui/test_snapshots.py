@@ -1,0 +1,57 @@
+"""SVG snapshots of the main screens at 80x24 on a seeded store with fixed times.
+
+Regenerate after an intended change with
+`.venv/bin/python -m pytest tests/tui/test_snapshots.py --snapshot-update` and look at
+the SVGs in tests/tui/__snapshots__/ before committing them.
+"""
+
+from __future__ import annotations
+
+from .helpers import make_app, ready, select_job, settle, until
+
+
+async def _open(pilot, job_id: int, key: str, screen_type) -> None:
+    await ready(pilot)
+    await select_job(pilot, job_id)
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(pilot.app.screen, screen_type), what=screen_type.__name__)
+    await until(pilot, lambda: getattr(pilot.app.screen, "data", True) is not None
+                and getattr(pilot.app.screen, "results", True) is not None, what="loaded")
+    await settle(pilot)
+
+
+def test_runs_table(snap_compare, snap_home):
+    async def run_before(pilot):
+        await ready(pilot)
+        await select_job(pilot, 2)
+
+    assert snap_compare(make_app(snap_home), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_run_detail(snap_compare, snap_home):
+    from aetui.tui.screens.run import RunScreen
+
+    async def run_before(pilot):
+        await _open(pilot, 1, "enter", RunScreen)
+
+    assert snap_compare(make_app(snap_home), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_results_browser_sweep(snap_compare, snap_home):
+    from aetui.tui.screens.results import ResultsScreen
+
+    async def run_before(pilot):
+        await _open(pilot, 6, "r", ResultsScreen)
+        await pilot.press("right")
+        await settle(pilot)
+
+    assert snap_compare(make_app(snap_home), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_results_browser_training_grids(snap_compare, snap_home):
+    from aetui.tui.screens.results import ResultsScreen
+
+    async def run_before(pilot):
+        await _open(pilot, 1, "r", ResultsScreen)
+
+    assert snap_compare(make_app(snap_home), terminal_size=(80, 24), run_before=run_before)
