@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
 
 from store.engine import read
 from store.queue import PAUSED_KEY, QueueError
@@ -65,6 +66,53 @@ def runs_for(db: Engine, job_ids: list[int]) -> dict[int, Run]:
 def children(db: Engine, job_id: int) -> list[Job]:
     with read(db) as s:
         return list(s.execute(select(Job).where(Job.parent_id == job_id).order_by(Job.id)).scalars())
+
+
+def runnable_count(db: Engine, *, devices: list[str]) -> int:
+    """Queued jobs that a worker with these devices can run, now or once the jobs they
+    wait for (`--after`) are done. Jobs pinned to other devices do not count, nor do
+    jobs that need more devices than it has, nor jobs behind a failed or cancelled one
+    (those fail)."""
+    with read(db) as s:
+        rows = s.execute(select(Job.id, Job.status, Job.device, Job.after_id, Job.gpus)
+                         .where(Job.status.in_(("queued", "running")))).all()
+        active = {r.id: r for r in rows}
+        deps = {r.after_id for r in rows if r.after_id is not None and r.after_id not in active}
+        done = set(s.execute(select(Job.id).where(Job.id.in_(deps), Job.status == "done")).scalars()) if deps else set()
+    known: dict[int, bool] = {}
+
+    def can_run(job_id: int) -> bool:
+        """Queued (for this worker) or running: it will end, so jobs after it can start."""
+        if job_id in known:
+            return known[job_id]
+        row = active[job_id]
+        ok = row.status == "running" or (
+            row.device in ("auto", *devices) and row.gpus <= len(devices)
+            and (row.after_id is None or row.after_id in done or (row.after_id in active and can_run(row.after_id))))
+        known[job_id] = ok
+        return ok
+
+    return sum(1 for r in rows if r.status == "queued" and can_run(r.id))
+
+
+def queued_wide(db: Engine, *, max_gpus: int) -> list[Job]:
+    """Queued jobs that need several devices (2..max_gpus) and may start now (their
+    `--after` job is done), best first: highest priority, then oldest."""
+    after = aliased(Job)
+    q = (select(Job).outerjoin(after, after.id == Job.after_id)
+         .where(Job.status == "queued", Job.gpus > 1, Job.gpus <= max_gpus)
+         .where(or_(Job.after_id.is_(None), after.status == "done"))
+         .order_by(Job.priority.desc(), Job.id))
+    with read(db) as s:
+        return list(s.execute(q).scalars())
+
+
+def cancel_requested(db: Engine, job_ids: list[int]) -> list[int]:
+    """Which of these jobs a user asked to cancel."""
+    if not job_ids:
+        return []
+    with read(db) as s:
+        return list(s.execute(select(Job.id).where(Job.id.in_(job_ids), Job.cancel_requested.is_(True))).scalars())
 
 
 def is_paused(db: Engine) -> bool:

@@ -1,7 +1,10 @@
 """The queue operations: every change of a job's state is one function here.
 
 Claiming is one atomic step (a single UPDATE ... WHERE id = (SELECT ...) RETURNING inside a
-write transaction), so two workers can never take the same job.
+write transaction), so two workers can never take the same job. On PostgreSQL, where
+transactions run side by side, the rows a change reads are locked first (FOR UPDATE, SKIP
+LOCKED where another worker may take the next row instead); SQLite ignores those clauses,
+its write transactions being one at a time already.
 """
 
 from __future__ import annotations
@@ -9,11 +12,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
-from store.engine import write
+from store.engine import read, write
 from store.tables import FINISHED, Attempt, Job, Run, Setting
 
 LEASE_S = 60.0
@@ -45,10 +48,14 @@ def enqueue_many(
         for ref, what in ((parent_id, "parent"), (after_id, "--after")):
             if ref is not None and s.get(Job, ref) is None:
                 raise QueueError(f"{what} job {ref} does not exist")
+        dep = s.get(Job, after_id) if after_id is not None else None
+        if dep is not None and dep.status in ("failed", "cancelled"):
+            raise QueueError(f"--after job {after_id} is {dep.status}, so this job could never run; "
+                             f"retry it first (`aetui retry {after_id}`)")
         for row in rows:
             job = Job(
                 kind=row["kind"], spec=row["spec"], label=row.get("label", ""),
-                total_steps=row.get("total_steps", 0), priority=priority, device=device,
+                total_steps=row.get("total_steps", 0), gpus=row.get("gpus", 1), priority=priority, device=device,
                 parent_id=parent_id, after_id=after_id, created_at=now, updated_at=now,
                 group_id=jobs[0].id if jobs else None,
             )
@@ -64,15 +71,22 @@ def enqueue_many(
     return jobs
 
 
-def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str,
-          job_id: int | None = None) -> Job | None:
+def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | None = None,
+          job_id: int | None = None, devices: list[str] | None = None, min_gpus: int = 1) -> Job | None:
     """Take the best queued job this device may run, or None.
 
     The best job: highest priority, then oldest; only jobs asking for `auto` or this
     device; only jobs whose `--after` job is done; nothing while the queue is paused.
     `job_id` claims that job only (a foreground run), paused queue or not.
+
+    `devices`: the free devices (instead of one `device`), best first: a job that needs
+    several (`Job.gpus`) fits when that many are free and gets the first ones; a job
+    pinned to one of them gets that one. `min_gpus`: only jobs that need at least that
+    many (the worker holds devices back for a starving wide job, `aetui.worker.scheduling`).
+    `assigned_device` (and the attempt's and run's device) is the comma list it got.
     """
     now = time.time()
+    free = list(devices) if devices else [device]
     with write(db) as s:
         if job_id is None and _paused(s):
             return None
@@ -84,17 +98,21 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str,
             .where(or_(Job.after_id.is_(None), after.status == "done"))
             .order_by(Job.priority.desc(), Job.id)
             .limit(1)
+            .with_for_update(skip_locked=True, of=Job)  # PostgreSQL: concurrent claims pass each other
         )
         if job_id is not None:
             candidate = candidate.where(Job.id == job_id)
+            assigned = free[0]
         else:
-            candidate = candidate.where(or_(Job.device == "auto", Job.device == device))
+            candidate = candidate.where(Job.gpus >= min_gpus, or_(
+                and_(Job.device == "auto", Job.gpus <= len(free)), Job.device.in_(free)))
+            assigned = _placement(free)
         job_id = s.execute(
             update(Job)
             .where(Job.id == candidate.scalar_subquery(), Job.status == "queued")
             .values(
                 status="running", lease_owner=worker, lease_expires=now + LEASE_S,
-                assigned_device=device, updated_at=now, cancel_requested=False,
+                assigned_device=assigned, updated_at=now, cancel_requested=False,
                 started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None,
             )
             .returning(Job.id)
@@ -102,32 +120,49 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str,
         ).scalar_one_or_none()
         if job_id is None:
             return None
-        job = s.get(Job, job_id)
+        job = s.get(Job, job_id, with_for_update=True)
         s.refresh(job)
         number = len(s.execute(select(Attempt.id).where(Attempt.job_id == job_id)).all()) + 1
         s.add(Attempt(job_id=job_id, number=number, start_step=job.step, worker=worker,
-                      host=host, pid=pid, device=device, started_at=now))
-        run = s.get(Run, job_id)
+                      host=host, pid=pid, device=job.assigned_device, started_at=now))
+        run = s.get(Run, job_id, with_for_update=True)
         if run is not None:
-            run.host, run.device = host, device
+            run.host, run.device = host, job.assigned_device
         return job
 
 
+def _placement(free: list[str]):
+    """The devices a claimed job gets, as SQL on its row: the device it is pinned to, else
+    the first `gpus` free ones (comma-separated)."""
+    pinned = [(Job.device == d, d) for d in free]
+    wide = [(Job.gpus == n, ",".join(free[:n])) for n in range(2, len(free) + 1)]
+    return case(*pinned, *wide, else_=free[0])
+
+
 def fail_blocked(db: Engine) -> list[int]:
-    """Fail queued jobs whose `--after` job failed or was cancelled: they can never run."""
+    """Fail queued jobs whose `--after` job failed or was cancelled: they can never run.
+
+    Chains fail through at once: a job after a job after a failed one fails too.
+    """
     now = time.time()
+    failed: list[int] = []
+    after = aliased(Job)
+    blocked = (select(Job.id, after.id, after.status, after.error)
+               .join(after, after.id == Job.after_id)
+               .where(Job.status == "queued", after.status.in_(("failed", "cancelled"))))
+    with read(db) as s:  # every worker asks every poll: no write lock unless there is work
+        if not s.execute(blocked.limit(1)).first():
+            return failed
     with write(db) as s:
-        after = aliased(Job)
-        rows = s.execute(
-            select(Job.id, after.id, after.status)
-            .join(after, after.id == Job.after_id)
-            .where(Job.status == "queued", after.status.in_(("failed", "cancelled")))
-        ).all()
-        for job_id, dep, dep_status in rows:
-            s.execute(update(Job).where(Job.id == job_id).values(
-                status="failed", ended_at=now, updated_at=now,
-                error=f"dependency job {dep} {dep_status}"))
-        return [r[0] for r in rows]
+        while True:
+            rows = s.execute(blocked).all()
+            if not rows:
+                return failed
+            for job_id, dep, dep_status, dep_error in rows:
+                why = f"dependency job {dep} {dep_status}" + (f": {dep_error}" if dep_error else "")
+                s.execute(update(Job).where(Job.id == job_id).values(
+                    status="failed", ended_at=now, updated_at=now, error=why[:2000]))
+                failed.append(job_id)
 
 
 def heartbeat(db: Engine, *, worker: str, job_ids: list[int]) -> list[int]:
@@ -142,7 +177,11 @@ def heartbeat(db: Engine, *, worker: str, job_ids: list[int]) -> list[int]:
 
 
 def progress(db: Engine, *, job_id: int, step: int, total_steps: int | None = None,
-             loss: float | None = None, images_per_s: float | None = None, eta_s: float | None = None) -> None:
+             loss: float | None = None, images_per_s: float | None = None, eta_s: float | None = None,
+             owner: str | None = None) -> bool:
+    """Record a running job's progress. With `owner`, only while that process holds the
+    lease: False means the job was taken away (requeued after its lease was lost), and
+    the caller must stop without writing anything more."""
     values: dict[str, Any] = {"step": step, "updated_at": time.time()}
     if total_steps is not None:
         values["total_steps"] = total_steps
@@ -152,15 +191,47 @@ def progress(db: Engine, *, job_id: int, step: int, total_steps: int | None = No
         values["images_per_s"] = images_per_s
     if eta_s is not None:
         values["eta_s"] = eta_s
+    query = update(Job).where(Job.id == job_id)
+    if owner is not None:
+        query = query.where(Job.lease_owner == owner, Job.status == "running")
     with write(db) as s:
-        s.execute(update(Job).where(Job.id == job_id).values(**values))
+        return s.execute(query.values(**values)).rowcount > 0
+
+
+def record_start(db: Engine, *, job_id: int, owner: str, step: int) -> bool:
+    """The step the running attempt really starts from (the checkpoint it resumed),
+    which can be below the last progress the lost attempt reported."""
+    with write(db) as s:
+        job = s.get(Job, job_id, with_for_update=True)
+        if job is None or job.status != "running" or job.lease_owner != owner:
+            return False
+        job.step, job.updated_at = step, time.time()
+        s.add(job)
+        attempt = _running_attempt(s, job_id)
+        if attempt is not None:
+            attempt.start_step = step
+            s.add(attempt)
+        return True
+
+
+def record_pid(db: Engine, *, job_id: int, owner: str, pid: int) -> None:
+    """The process that runs the attempt (a worker's child), so that a worker on this host
+    can tell whether a job whose worker died is still being checkpointed by its child."""
+    with write(db) as s:
+        job = s.get(Job, job_id, with_for_update=True)
+        attempt = _running_attempt(s, job_id) if job is not None and job.lease_owner == owner else None
+        if attempt is not None:
+            attempt.pid = pid
+            s.add(attempt)
 
 
 def record_run(db: Engine, *, job_id: int, metrics: dict | None = None, artifacts: dict | None = None,
-               results: dict | None = None, versions: dict | None = None, git_commit: str | None = None) -> None:
-    """Merge summary metrics, artifacts and results into the job's run row."""
+               results: dict | None = None, versions: dict | None = None, git_commit: str | None = None,
+               host: str | None = None) -> None:
+    """Merge summary metrics, artifacts and results into the job's run row; `host`: the
+    machine that really runs it when that is not the worker's (a Slurm node)."""
     with write(db) as s:
-        run = s.get(Run, job_id)
+        run = s.get(Run, job_id, with_for_update=True)
         if run is None:
             raise QueueError(f"job {job_id} has no run")
         if metrics:
@@ -173,25 +244,31 @@ def record_run(db: Engine, *, job_id: int, metrics: dict | None = None, artifact
             run.versions = {**run.versions, **versions}
         if git_commit:
             run.git_commit = git_commit
+        if host:
+            run.host = host
         s.add(run)
         _touch(s, job_id)
 
 
 def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: str | None = None,
-           step: int | None = None) -> bool:
+           step: int | None = None, spec: dict[str, Any] | None = None) -> bool:
     """End the running attempt and set the job's final (or requeued) status.
 
     `status` is done, failed, cancelled or queued (requeue). Only the lease holder may finish
-    a job (worker=None skips that check); returns False when the job was not ours.
+    a job (worker=None skips that check); returns False when the job was not ours. `spec`
+    replaces the job's spec (a requeue that changes it, e.g. half the batch after running
+    out of memory); the attempt keeps `error` as the reason.
     """
     assert status in FINISHED or status == "queued"
     now = time.time()
     with write(db) as s:
-        job = s.get(Job, job_id)
+        job = s.get(Job, job_id, with_for_update=True)
         if job is None or job.status != "running" or (worker is not None and job.lease_owner != worker):
             return False
         if step is not None:
             job.step = step
+        if spec is not None:
+            job.spec = dict(spec)
         job.status = status
         job.error = error
         job.lease_owner = job.lease_expires = None
@@ -203,8 +280,7 @@ def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: s
             job.ended_at = now
             job.eta_s = None
         s.add(job)
-        attempt = s.execute(select(Attempt).where(Attempt.job_id == job_id, Attempt.outcome == "running")
-                            .order_by(Attempt.number.desc())).scalars().first()
+        attempt = _running_attempt(s, job_id)
         if attempt is not None:
             attempt.outcome = "requeued" if status == "queued" else status
             attempt.ended_at, attempt.end_step, attempt.error = now, job.step, error
@@ -213,18 +289,25 @@ def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: s
 
 
 def requeue_lost(db: Engine, *, host: str, is_alive) -> list[int]:
-    """Requeue running jobs whose worker is gone: on this host when its process is dead
-    (`is_alive(pid)` False), anywhere when the lease expired without a heartbeat."""
+    """Requeue running jobs whose worker is gone; returns their ids.
+
+    On this host at once when the lease holder's process is dead (`is_alive(pid)` False)
+    and so is the attempt's child process: a child that outlived its worker got SIGTERM
+    and is saving a checkpoint, after which it requeues the job itself. Anywhere when
+    the lease expired without a heartbeat. A job whose cancel was asked ends cancelled.
+    """
     now = time.time()
+    running = select(Job).where(Job.status == "running")
+    with read(db) as s:  # every worker asks every poll: no write lock unless a job is lost
+        suspects = [job.id for job in s.execute(running).scalars() if _lost_why(s, job, host, is_alive, now)]
     lost: list[int] = []
+    if not suspects:
+        return lost
     with write(db) as s:
-        for job in s.execute(select(Job).where(Job.status == "running")).scalars().all():
-            owner_host, _, owner_pid = (job.lease_owner or "").rpartition(":")
-            dead_here = owner_host == host and owner_pid.isdigit() and not is_alive(int(owner_pid))
-            expired = job.lease_expires is not None and job.lease_expires < now
-            if not (dead_here or expired or job.lease_owner is None):
+        for job in s.execute(running.where(Job.id.in_(suspects)).with_for_update(skip_locked=True)).scalars().all():
+            why = _lost_why(s, job, host, is_alive, now)
+            if why is None:
                 continue
-            why = "worker process gone" if dead_here else "lease expired"
             if job.cancel_requested:
                 job.status, job.ended_at = "cancelled", now
             else:
@@ -232,11 +315,26 @@ def requeue_lost(db: Engine, *, host: str, is_alive) -> list[int]:
             job.lease_owner = job.lease_expires = None
             job.updated_at = now
             s.add(job)
-            for attempt in s.execute(select(Attempt).where(Attempt.job_id == job.id, Attempt.outcome == "running")).scalars().all():
-                attempt.outcome, attempt.ended_at, attempt.end_step, attempt.error = "lost", now, job.step, why
-                s.add(attempt)
+            for a in s.execute(select(Attempt).where(Attempt.job_id == job.id, Attempt.outcome == "running")).scalars().all():
+                a.outcome, a.ended_at, a.end_step, a.error = "lost", now, job.step, why
+                s.add(a)
             lost.append(job.id)
     return lost
+
+
+def _lost_why(s, job: Job, host: str, is_alive, now: float) -> str | None:
+    """Why a running job's worker counts as gone, or None while it may be alive."""
+    if job.lease_owner is None:
+        return "no lease holder"
+    owner_host, _, owner_pid = job.lease_owner.rpartition(":")
+    if owner_host == host and owner_pid.isdigit() and not is_alive(int(owner_pid)):
+        attempt = _running_attempt(s, job.id)
+        child = attempt.pid if attempt is not None and attempt.pid != int(owner_pid) else None
+        if child is None or not is_alive(child):
+            return "worker process gone"
+    if job.lease_expires is not None and job.lease_expires < now:
+        return f"lease expired (no heartbeat for {LEASE_S:.0f} s)"
+    return None
 
 
 def cancel(db: Engine, *, job_id: int) -> Job:
@@ -295,7 +393,7 @@ def delete(db: Engine, *, job_id: int) -> Run | None:
         children = s.execute(select(Job.id).where(or_(Job.parent_id == job_id, Job.after_id == job_id))).scalars().all()
         if children:
             raise QueueError(f"job {job_id} has dependent jobs {', '.join(map(str, children))}; delete those first")
-        run = s.get(Run, job_id)
+        run = s.get(Run, job_id, with_for_update=True)
         for attempt in s.execute(select(Attempt).where(Attempt.job_id == job_id)).scalars().all():
             s.delete(attempt)
         if run is not None:
@@ -306,10 +404,15 @@ def delete(db: Engine, *, job_id: int) -> Run | None:
 
 
 def _get(s, job_id: int) -> Job:
-    job = s.get(Job, job_id)
+    job = s.get(Job, job_id, with_for_update=True)
     if job is None:
         raise QueueError(f"no job {job_id}")
     return job
+
+
+def _running_attempt(s, job_id: int) -> Attempt | None:
+    return s.execute(select(Attempt).where(Attempt.job_id == job_id, Attempt.outcome == "running")
+                     .order_by(Attempt.number.desc())).scalars().first()
 
 
 def _touch(s, job_id: int) -> None:
@@ -322,6 +425,7 @@ def _paused(s) -> bool:
 
 
 __all__ = [
-    "QueueError", "enqueue_many", "claim", "heartbeat", "progress", "record_run", "finish", "requeue_lost",
+    "QueueError", "enqueue_many", "claim", "heartbeat", "progress", "record_start", "record_pid", "record_run",
+    "finish", "requeue_lost",
     "cancel", "retry", "set_priority", "set_paused", "delete", "fail_blocked",
 ]

@@ -8,9 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
-ACTIVE = ("queued", "running")
-FINISHED = ("done", "failed", "cancelled")
+from store.states import ACTIVE, FINISHED, STATUSES  # noqa: F401  (re-exported)
 
 
 class Job(SQLModel, table=True):
@@ -35,7 +33,9 @@ class Job(SQLModel, table=True):
     lease_owner: str | None = None
     lease_expires: float | None = None
     cancel_requested: bool = False
-    assigned_device: str | None = None
+    assigned_device: str | None = None  # what it runs on: "cuda:0", or "cuda:0,cuda:1" for several
+    # devices it needs at once (data-parallel training, one process each); 1 for most jobs
+    gpus: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     # live progress, written by the running job
     step: int = 0
     total_steps: int = 0

@@ -14,8 +14,9 @@ from store.queue import QueueError
 
 
 @pytest.fixture
-def db(tmp_path: Path):
-    return open_db(tmp_path / "aetui.db")
+def db(backend_url: str):
+    """A fresh store of each backend (tests/backends.py): the same contract for all."""
+    return open_db(backend_url)
 
 
 def add(db, n: int = 1, **kw):
@@ -24,10 +25,13 @@ def add(db, n: int = 1, **kw):
 
 
 def take(db, device: str = "cpu", worker: str = "h:1"):
-    return queue.claim(db, worker=worker, host="h", pid=1, device=device)
+    host, _, pid = worker.rpartition(":")  # the claiming process is the lease holder
+    return queue.claim(db, worker=worker, host=host, pid=int(pid), device=device)
 
 
 def test_sqlite_file_is_wal_with_foreign_keys(db, tmp_path):
+    if db.dialect.name != "sqlite":
+        pytest.skip("SQLite's own settings")
     add(db)
     with db.connect() as c:
         assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -166,7 +170,8 @@ def test_concurrent_processes_claim_each_job_once(db, tmp_path):
     add(db, 120)
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_claimer, args=(str(tmp_path / "aetui.db"), f"h:{i}", out)) for i in range(4)]
+    url = db.url.render_as_string(hide_password=False)
+    procs = [ctx.Process(target=_claimer, args=(url, f"h:{i}", out)) for i in range(4)]
     for p in procs:
         p.start()
     claimed = [j for _ in procs for j in out.get(timeout=120)]
@@ -175,3 +180,66 @@ def test_concurrent_processes_claim_each_job_once(db, tmp_path):
         assert p.exitcode == 0
     assert sorted(claimed) == list(range(1, 121))
     assert queries.count_jobs(db) == {"done": 120}
+
+
+def test_dead_worker_with_a_live_child_waits_for_the_child(db):
+    """The child of a dead worker got SIGTERM and is saving a checkpoint: it requeues the
+    job itself. Once both are gone the next worker on this host requeues it at once."""
+    add(db)
+    take(db, worker="h:100")
+    queue.record_pid(db, job_id=1, owner="h:100", pid=200)
+    assert queries.attempts(db, 1)[0].pid == 200
+    assert queue.requeue_lost(db, host="h", is_alive=lambda pid: pid == 200) == []
+    assert queue.requeue_lost(db, host="h", is_alive=lambda pid: False) == [1]
+    (attempt,) = queries.attempts(db, 1)
+    assert (attempt.outcome, attempt.error) == ("lost", "worker process gone")
+
+
+def test_progress_and_start_step_are_fenced_by_the_lease(db):
+    add(db)
+    take(db, worker="h:1")
+    queue.progress(db, job_id=1, step=37)  # last progress before the worker died
+    assert queue.progress(db, job_id=1, step=38, owner="h:1")
+    assert queue.requeue_lost(db, host="h", is_alive=lambda pid: False) == [1]
+    assert not queue.progress(db, job_id=1, step=39, owner="h:1")  # the old child must stop
+    take(db, worker="h:2")
+    assert queries.attempts(db, 1)[-1].start_step == 38
+    assert not queue.record_start(db, job_id=1, owner="h:1", step=30)
+    assert queue.record_start(db, job_id=1, owner="h:2", step=30)  # resumed from checkpoint 30
+    assert queries.attempts(db, 1)[-1].start_step == 30 and queries.get_job(db, 1).step == 30
+
+
+def test_requeue_with_a_changed_spec_keeps_the_reason_on_the_attempt(db):
+    add(db)
+    take(db)
+    assert queue.finish(db, job_id=1, worker="h:1", status="queued", error="out of memory at batch size 16",
+                        spec={"i": 0, "batch_size": 8})
+    job = queries.get_job(db, 1)
+    assert job.status == "queued" and job.spec == {"i": 0, "batch_size": 8}
+    assert queries.attempts(db, 1)[0].outcome == "requeued"
+    assert queries.attempts(db, 1)[0].error == "out of memory at batch size 16"
+    assert take(db).spec["batch_size"] == 8
+
+
+def test_dependency_chains_fail_through_and_failed_ones_are_refused(db):
+    add(db)
+    add(db, after_id=1)
+    add(db, after_id=2)
+    take(db)
+    queue.finish(db, job_id=1, worker="h:1", status="failed", error="diverged at step 4")
+    assert queue.fail_blocked(db) == [2, 3]
+    assert queries.get_job(db, 2).error == "dependency job 1 failed: diverged at step 4"
+    assert queries.get_job(db, 3).error.startswith("dependency job 2 failed")
+    with pytest.raises(QueueError, match="--after job 1 is failed"):
+        add(db, after_id=1)
+
+
+def test_runnable_count_leaves_out_other_devices_and_blocked_jobs(db):
+    add(db)                        # 1: auto
+    add(db, device="cuda:1")       # 2: pinned elsewhere
+    add(db, after_id=2)            # 3: behind a job this worker cannot run
+    add(db, after_id=1)            # 4: behind a job it can run
+    assert queries.runnable_count(db, devices=["cpu"]) == 2
+    assert queries.runnable_count(db, devices=["cuda:1"]) == 4
+    take(db, device="cuda:1")      # 1 runs somewhere: 4 waits for it
+    assert queries.runnable_count(db, devices=["cpu"]) == 1
