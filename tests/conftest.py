@@ -12,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# fixtures for every store backend (SQLite; PostgreSQL and Slurm when present): tests/backends.py
+pytest_plugins = ["tests.backends"]
+
 # A tiny training spec: seconds on 2 CPU cores.
 TINY = ["unet", "--res", "32", "--base-width", "4", "--depth", "2", "--data", "builtin:64",
         "--batch-size", "8", "--log-every", "5", "--image-every", "10", "--checkpoint-every", "10"]
@@ -30,6 +33,9 @@ def cli_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AETUI_")}
     env["AETUI_HOME"] = str(home)
     env["PYTHONUNBUFFERED"] = "1"
+    # one torch thread per process: on 2 shared cores more threads only fight (a tiny
+    # U-Net step took 5x longer with 2 threads while other tests ran)
+    env.setdefault("OMP_NUM_THREADS", "1")
     return env
 
 

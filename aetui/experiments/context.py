@@ -28,6 +28,20 @@ class JobFailed(Exception):
     """A job ended for a reason the user should read (e.g. "diverged at step 120")."""
 
 
+class RetryJob(Exception):
+    """End this attempt and queue the job again with some spec fields changed (e.g. half
+    the batch after running out of memory); `reason` is recorded on the attempt."""
+
+    def __init__(self, reason: str, spec_changes: dict[str, Any]):
+        super().__init__(reason)
+        self.reason, self.spec_changes = reason, spec_changes
+
+
+class LeaseLost(Exception):
+    """The job was taken away from this process (its lease expired and another worker
+    requeued it): stop at once and write nothing more."""
+
+
 @dataclass
 class JobContext:
     home: Home
@@ -39,7 +53,18 @@ class JobContext:
     should_stop: Callable[[], bool] = lambda: False
     start_step: int = 0
     batch_size: int = 0  # set by runners that report images/s, for the ETA
+    owner: str | None = None  # the lease holder; progress is refused once it lost the lease
     _last_report: float = field(default=0.0, repr=False)
+
+    def started(self, step: int) -> None:
+        """Record the step this attempt really starts from (the checkpoint it resumed)."""
+        self.start_step = step
+        if self.owner is None:
+            return
+        from store import queue
+
+        if not queue.record_start(self.home.db, job_id=self.job_id, owner=self.owner, step=step):
+            raise LeaseLost(f"job {self.job_id} is no longer held by {self.owner}")
 
     def progress(self, step: int, total: int, *, loss: float | None = None,
                  images_per_s: float | None = None, force: bool = False) -> None:
@@ -53,8 +78,10 @@ class JobContext:
         from store import queue
 
         eta = (total - step) / (images_per_s / self.batch_size) if images_per_s and self.batch_size else None
-        queue.progress(self.home.db, job_id=self.job_id, step=step, total_steps=total, loss=loss,
-                       images_per_s=images_per_s, eta_s=eta)
+        held = queue.progress(self.home.db, job_id=self.job_id, step=step, total_steps=total, loss=loss,
+                              images_per_s=images_per_s, eta_s=eta, owner=self.owner)
+        if not held:
+            raise LeaseLost(f"job {self.job_id} is no longer held by {self.owner}")
 
     def record(self, *, metrics: dict[str, Any] | None = None, artifacts: dict[str, Any] | None = None,
                results: dict[str, Any] | None = None) -> None:

@@ -3,6 +3,8 @@
 A worker runs one job per device at a time. GPUs are found with NVML when the
 `nvidia-ml-py` package is present, else from the driver's /proc entries; CPU is the
 device when there are none. `CUDA_VISIBLE_DEVICES` narrows what this process may use.
+`cpu:N` names CPU slots (`aetui worker --devices cpu:0,cpu:1`): each runs a job on the
+CPU and counts as one device for a job's `--gpus`, a test and CPU-only aid.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-_DEVICE = re.compile(r"(auto|cpu|cuda(?::(\d+))?)")
+_DEVICE = re.compile(r"(auto|cpu(?::\d+)?|cuda(?::(\d+))?)")
 
 
 def gpu_count() -> int:
@@ -47,7 +49,7 @@ def parse_device(text: str, available: list[str] | None = None) -> str:
         raise ValueError(f"unknown device {text!r}: use auto, cpu or cuda:N")
     if text == "cuda":
         text = "cuda:0"
-    if text in ("auto", "cpu"):
+    if text in ("auto", "cpu") or text.startswith("cpu:"):  # cpu:N: a CPU slot (one "device" for --gpus)
         return text
     available = discover() if available is None else available
     if text not in available:

@@ -30,14 +30,21 @@ def owner_id(pid: int | None = None) -> str:
 
 
 def execute(home: Home, job_id: int, *, owner: str, device: str,
-            on_progress: Callable | None = None, should_stop: Callable[[], bool] = lambda: False) -> int:
-    """Run the job and record its outcome; returns one of the EXIT_* codes."""
+            on_progress: Callable | None = None, should_stop: Callable[[], bool] = lambda: False,
+            requeue_on_stop: bool = True) -> int:
+    """Run the job and record its outcome; returns one of the EXIT_* codes.
+
+    `requeue_on_stop=False` (a job under Slurm, which requeues it itself): a stop that is not
+    a cancel leaves the job running in the store, with the step of its checkpoint."""
     from aetui.experiments import runner
-    from aetui.experiments.context import JobContext, JobFailed, StopRequested
+    from aetui.experiments.context import JobContext, LeaseLost, RetryJob, StopRequested
     from aetui.specs import parse_spec
     from store import queries, queue
 
     job = queries.get_job(home.db, job_id)
+    if job.status != "running" or job.lease_owner != owner:
+        print(f"aetui: job {job_id} is {job.status} and not held by {owner}; not running it", file=sys.stderr)
+        return EXIT_STOPPED
     run = queries.get_run(home.db, job_id)
     run_dir = Path(run.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -46,21 +53,34 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
         parent_run = queries.get_run(home.db, job.parent_id)
         parent_dir = Path(parent_run.run_dir) if parent_run else None
     ctx = JobContext(home=home, job_id=job_id, run_dir=run_dir, device=device, parent_run_dir=parent_dir,
-                     on_progress=on_progress, should_stop=should_stop)
+                     on_progress=on_progress, should_stop=should_stop, owner=owner)
     try:
         spec = parse_spec(job.kind, job.spec)
         queue.record_run(home.db, job_id=job_id, versions=versions(), git_commit=git_commit())
         runner(job.kind)(spec, ctx)
     except StopRequested as stop:
         cancelled = queries.get_job(home.db, job_id).cancel_requested
+        if not cancelled and not requeue_on_stop:
+            queue.progress(home.db, job_id=job_id, step=stop.step, owner=owner)
+            return EXIT_STOPPED
         queue.finish(home.db, job_id=job_id, worker=owner, status="cancelled" if cancelled else "queued",
                      error="cancelled by user" if cancelled else None, step=stop.step)
+        return EXIT_STOPPED
+    except LeaseLost as lost:  # another worker took the job over; it is theirs to record
+        print(f"aetui: {lost}; stopping", file=sys.stderr)
+        return EXIT_STOPPED
+    except RetryJob as again:
+        spec_now = queries.get_job(home.db, job_id).spec
+        queue.finish(home.db, job_id=job_id, worker=owner, status="queued", error=again.reason,
+                     spec={**spec_now, **again.spec_changes})
         return EXIT_STOPPED
     except Exception as e:  # the job failed; the worker goes on
         error = _describe(e)
         traceback.print_exc()
         queue.finish(home.db, job_id=job_id, worker=owner, status="failed", error=error)
         return EXIT_FAILED
+    if "torch" in sys.modules:  # now the CUDA version is known too
+        queue.record_run(home.db, job_id=job_id, versions=versions())
     queue.finish(home.db, job_id=job_id, worker=owner, status="done")
     return EXIT_DONE
 
@@ -83,14 +103,19 @@ def _oom_text(e: BaseException) -> str | None:
 
 
 def versions() -> dict[str, str]:
+    """Versions of what runs the job, without importing torch (jobs that need it do)."""
     import platform
-
-    import torch
+    from importlib import metadata
 
     import aetui
 
-    out = {"aetui": aetui.__version__, "torch": torch.__version__, "python": platform.python_version()}
-    if torch.cuda.is_available():
+    out = {"aetui": aetui.__version__, "python": platform.python_version()}
+    try:
+        out["torch"] = metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        pass
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
         out["cuda"] = str(torch.version.cuda)
     return out
 

@@ -20,7 +20,8 @@ def _dir(home: Home) -> Path:
     return home.path / "workers"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host exists (a PermissionError means it does)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -41,11 +42,29 @@ def running_workers(home: Home) -> list[dict]:
             info = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if _alive(int(info.get("pid", -1))):
+        if pid_alive(int(info.get("pid", -1))):
             found.append(info)
         else:
             path.unlink(missing_ok=True)
     return found
+
+
+def take_detached_lock(home: Home) -> int | None:
+    """An open descriptor holding this home's background-worker lock, or None when a
+    background worker holds it already. The lock lasts while any process keeps the
+    descriptor open: `worker --detach` passes it to the background worker, so two
+    started at the same moment cannot both run."""
+    import fcntl
+
+    folder = _dir(home)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / "detached.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 @contextmanager

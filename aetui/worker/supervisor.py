@@ -1,8 +1,15 @@
-"""The worker loop: claim a job for each free device, run it in a child process, keep
-its lease alive, stop it when cancelled, and record how it ended.
+"""The worker loop: claim a job for each free device slot (`per_device` slots a device,
+default 1), run it in a child process, keep its lease alive, stop it when cancelled
+(SIGTERM, then SIGKILL after a grace period), and record how it ended.
 
 A child's stdout and stderr go to `stdout.log` / `stderr.log` in its run folder. On
 SIGTERM/SIGINT the worker asks its children to checkpoint and requeue, then exits.
+Every loop first requeues the jobs of dead workers (`store.queue.requeue_lost`).
+
+A job that needs several devices (`--gpus N`) runs as one process per device, started,
+watched and ended together (`aetui.worker.gang`); which job starts next on which free
+devices, without head-of-line blocking and without starving wide jobs, is
+`aetui.worker.scheduling`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from typing import Callable
 
 from aetui.home import Home
 from aetui.worker.devices import physical_index
+from aetui.worker.registry import pid_alive
+from aetui.worker.scheduling import RESERVE_AFTER_S, Policy, Scheduler, free_devices
 from aetui.worker.execute import EXIT_DONE, EXIT_STOPPED, child_command, host_name, owner_id
 
 HEARTBEAT_S = 5.0
@@ -33,17 +42,7 @@ class Child:
     files: list = field(default_factory=list)
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """In the child before exec: get SIGTERM when the worker dies (Linux), so no job runs
     on after its worker is gone and the job is requeued from its checkpoint."""
     try:
@@ -51,16 +50,25 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+    if os.getppid() != parent:  # the worker died before the signal was set up
+        os._exit(EXIT_STOPPED)
     os.setpgrp()  # a Ctrl-C in the worker's terminal reaches the worker, which stops the child
 
 
 class Worker:
+    # Where jobs run: None, a local child process each (`_start`); else an executor from
+    # `aetui.worker.executors` (e.g. Slurm) whose `start` returns a Popen-like handle.
+    executor = None
+
     def __init__(self, home: Home, devices: list[str], *, until_empty: bool = False, poll_s: float = 1.0,
-                 log: Callable[[str], None] = print):
+                 per_device: int = 1, grace_s: float = CANCEL_GRACE_S, log: Callable[[str], None] = print,
+                 reserve_after_s: float = RESERVE_AFTER_S):
         self.home, self.devices, self.until_empty, self.poll_s, self.log = home, devices, until_empty, poll_s, log
+        self.scheduler = Scheduler(Policy(reserve_after_s=reserve_after_s))
+        self.per_device, self.grace_s = max(1, per_device), grace_s
         self.owner = owner_id()
         self.host = host_name()
-        self.children: dict[str, Child] = {}
+        self.children: dict[int, Child] = {}  # by job id
         self.stopping = False
         self._last_heartbeat = 0.0
 
@@ -72,12 +80,14 @@ class Worker:
 
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
-        self.log(f"worker {self.owner} on {', '.join(self.devices)}; home {self.home.path}")
+        slots = f" ({self.per_device} jobs each)" if self.per_device > 1 else ""
+        self.log(f"worker {self.owner} on {', '.join(self.devices)}{slots}; home {self.home.path}")
         while True:
             lost = queue.requeue_lost(self.home.db, host=self.host, is_alive=pid_alive)
             for job_id in lost:
                 self.log(f"job {job_id}: its worker is gone; requeued")
-            queue.fail_blocked(self.home.db)
+            for job_id in queue.fail_blocked(self.home.db):
+                self.log(f"job {job_id}: the job it waits for (--after) failed; failed too")
             self._reap()
             if self.stopping:
                 self._stop_children()
@@ -90,28 +100,44 @@ class Worker:
             time.sleep(self.poll_s)
 
     def _work_left(self) -> bool:
-        """Queued jobs that this worker could run, or running jobs of other workers it may
-        have to take over if they die."""
+        """Running jobs of other workers (this worker takes them over if they die, so it
+        waits for them), or queued jobs this worker could run now or once the jobs they
+        wait for are done. Jobs pinned to devices it does not have are left to others."""
         from store import queries
 
         counts = queries.count_jobs(self.home.db)
+        if counts.get("running", 0):
+            return True
         if queries.is_paused(self.home.db):
-            return counts.get("running", 0) > 0
-        return counts.get("queued", 0) > 0 or counts.get("running", 0) > 0
+            return False
+        return queries.runnable_count(self.home.db, devices=self.devices) > 0
 
     def _claim(self) -> None:
-        from store import queue
-
-        for device in self.devices:
-            if device in self.children or self.stopping:
-                continue
-            job = queue.claim(self.home.db, worker=self.owner, host=self.host, pid=os.getpid(), device=device)
+        """Start jobs on the free device slots, one device or several each (the order and
+        the rule against starving wide jobs: `aetui.worker.scheduling`)."""
+        while not self.stopping:
+            free = free_devices(self.devices, self._busy, self.per_device)
+            job = self.scheduler.claim(self.home.db, free=free, total=len(self.devices), worker=self.owner,
+                                       host=self.host, pid=os.getpid())
             if job is None:
-                continue
-            self._start(job.id, device)
+                break
+            self._start(job.id, job.assigned_device)
+
+    def _busy(self, device: str) -> int:
+        return sum(1 for c in self.children.values() if device in c.device.split(","))
 
     def _start(self, job_id: int, device: str) -> None:
-        from store import queries
+        if self.executor is not None:  # the job runs elsewhere (Slurm); its handle acts as the Popen
+            handle = self.executor.start(self, job_id, device)
+            self.children[job_id] = Child(job_id, device, handle)
+            self.log(f"job {job_id}: submitted to {self.executor.name} ({handle.describe()})")
+            return
+        if "," in device:  # several devices: one process each, watched as one (its logs are its own)
+            from aetui.worker.gang import start_gang
+
+            self.children[job_id] = Child(job_id, device, start_gang(self, job_id, device.split(",")))
+            return
+        from store import queries, queue
 
         run_dir = Path(queries.get_run(self.home.db, job_id).run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -122,26 +148,34 @@ class Worker:
         inner = "cuda:0" if index is not None else "cpu"
         out = open(run_dir / "stdout.log", "ab")
         err = open(run_dir / "stderr.log", "ab")
+        me = os.getpid()
         proc = subprocess.Popen(child_command(self.home, job_id, self.owner, inner), stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent)
-        self.children[device] = Child(job_id, device, proc, files=[out, err])
+                                stdin=subprocess.DEVNULL, env=env, preexec_fn=lambda: _die_with_parent(me))
+        self.children[job_id] = Child(job_id, device, proc, files=[out, err])
+        queue.record_pid(self.home.db, job_id=job_id, owner=self.owner, pid=proc.pid)
         self.log(f"job {job_id}: started on {device} (pid {proc.pid})")
 
     def _heartbeat(self, force: bool = False) -> None:
-        from store import queue
+        """Renew the leases every HEARTBEAT_S; every loop, stop the jobs whose cancel was
+        asked and kill those that did not stop within the grace period."""
+        from store import queries, queue
 
+        ids = list(self.children)
         now = time.monotonic()
-        if not force and now - self._last_heartbeat < HEARTBEAT_S:
-            return
-        self._last_heartbeat = now
-        ids = [c.job_id for c in self.children.values()]
-        for job_id in queue.heartbeat(self.home.db, worker=self.owner, job_ids=ids):
-            child = next(c for c in self.children.values() if c.job_id == job_id)
+        if force or now - self._last_heartbeat >= HEARTBEAT_S:
+            self._last_heartbeat = now
+            cancels = queue.heartbeat(self.home.db, worker=self.owner, job_ids=ids)
+        else:
+            cancels = queries.cancel_requested(self.home.db, ids)
+        for job_id in cancels:
+            child = self.children[job_id]
             if child.term_sent_at is None:
                 self.log(f"job {job_id}: cancel requested; stopping it")
                 self._terminate(child)
         for child in self.children.values():
-            if child.term_sent_at is not None and time.time() - child.term_sent_at > CANCEL_GRACE_S:
+            if child.term_sent_at is not None and time.time() - child.term_sent_at > self.grace_s:
+                if child.proc.poll() is None:
+                    self.log(f"job {child.job_id}: still running {self.grace_s:g} s after SIGTERM; killing it")
                 child.proc.kill()
 
     def _terminate(self, child: Child) -> None:
@@ -156,11 +190,11 @@ class Worker:
         this covers deaths it could not record (killed, crashed interpreter)."""
         from store import queries, queue
 
-        for device, child in list(self.children.items()):
+        for job_id, child in list(self.children.items()):
             code = child.proc.poll()
             if code is None:
                 continue
-            del self.children[device]
+            del self.children[job_id]
             for f in child.files:
                 f.close()
             job = queries.get_job(self.home.db, child.job_id)
@@ -172,8 +206,14 @@ class Worker:
                     queue.finish(self.home.db, job_id=job.id, worker=self.owner, status="queued")
                 else:
                     why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-                    queue.finish(self.home.db, job_id=job.id, worker=self.owner, status="failed",
-                                 error=f"job process ended without a result ({why}); {_tail(child)}")
+                    if code == -signal.SIGKILL and child.term_sent_at is None:
+                        why += ", not by aetui: the kernel's out-of-memory killer?"
+                    status, error = "failed", f"job process ended without a result ({why}); {_tail(child)}"
+                    if "," in child.device:  # a rank of a job on several devices: resume it, up to a cap
+                        from aetui.worker.gang import crash_verdict
+
+                        status, error = crash_verdict(self.home.db, job.id, child.proc.describe())
+                    queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=status, error=error)
                 job = queries.get_job(self.home.db, child.job_id)
             verb = {EXIT_DONE: "finished"}.get(code, "ended")
             self.log(f"job {job.id}: {verb} -> {job.status}" + (f" ({job.error})" if job.error else ""))
@@ -185,20 +225,22 @@ class Worker:
         for child in self.children.values():
             self.log(f"job {child.job_id}: worker stopping; checkpointing and requeueing")
             self._terminate(child)
-        deadline = time.time() + CANCEL_GRACE_S
+        deadline = time.time() + self.grace_s
         while self.children and time.time() < deadline:
             self._reap()
             time.sleep(0.2)
-        for device, child in list(self.children.items()):
+        for job_id, child in list(self.children.items()):
             child.proc.kill()
             child.proc.wait()
             job = queries.get_job(self.home.db, child.job_id)
             if job.status == "running":
                 queue.finish(self.home.db, job_id=job.id, worker=self.owner, status="queued")
-            del self.children[device]
+            del self.children[job_id]
 
 
 def _tail(child: Child, lines: int = 3) -> str:
+    if len(child.files) < 2:  # an executor's job: its handle knows where its log is
+        return child.proc.describe() if hasattr(child.proc, "describe") else ""
     path = Path(child.files[1].name)
     try:
         text = path.read_text(errors="replace").strip().splitlines()

@@ -108,6 +108,14 @@ class LaunchScreen(ModalScreen[list[int] | None]):
             await self._build_form(event.value)
 
     async def _build_form(self, kind: str) -> None:
+        """Replace the form; serialised, since a kind change can arrive while one is built."""
+        import asyncio
+
+        lock = self.__dict__.setdefault("_form_lock", asyncio.Lock())
+        async with lock:
+            await self._replace_form(kind)
+
+    async def _replace_form(self, kind: str) -> None:
         from aetui.tui.forms import form_fields, parent_field, spec_type
 
         self.kind = kind
