@@ -4,13 +4,14 @@ Nothing here imports torch, sqlmodel or textual at import time; each command imp
 what it needs when it runs, so `aetui --help` starts fast.
 """
 
-from __future__ import annotations
+# Annotations stay plain (no `from __future__ import annotations`): Typer would compile and
+# evaluate all commands' annotation strings on every start, ~50 ms (benchmarks/cli_start.py).
 
 from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli import jobs_cmds, work_cmds
+from aetui.cli import db_cmds, jobs_cmds, work_cmds
 from aetui.cli.options import HomeOpt
 
 app = typer.Typer(
@@ -21,12 +22,16 @@ app = typer.Typer(
     no_args_is_help=False,
     invoke_without_command=True,
     pretty_exceptions_enable=False,
+    # plain (click) help: rich help panels cost ~0.15 s of imports (typer.rich_utils, markdown)
+    # on every `--help`, half of that command's start-up (benchmarks/cli_start.py)
+    rich_markup_mode=None,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 jobs_cmds.register(app)
 work_cmds.register(app)
+db_cmds.register(app)
 try:
     import aetui.cli.experiment_cmds as experiment_cmds
 except ModuleNotFoundError as e:  # experiments not built yet in this checkout

@@ -4,7 +4,8 @@ SQLite upgrades itself when opened; a PostgreSQL store shared by several machine
 upgraded here, once, after aetui was updated on every machine that uses it.
 """
 
-from __future__ import annotations
+# Annotations stay plain (no `from __future__ import annotations`): Typer would compile and
+# evaluate all commands' annotation strings on every start, ~50 ms (benchmarks/cli_start.py).
 
 import typer
 

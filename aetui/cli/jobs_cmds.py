@@ -1,12 +1,13 @@
 """Verbs on the queue: queue, runs, show, cancel, retry, priority, delete, pause, resume."""
 
-from __future__ import annotations
+# Annotations stay plain (no `from __future__ import annotations`): Typer would compile and
+# evaluate all commands' annotation strings on every start, ~50 ms (benchmarks/cli_start.py).
 
 from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli.options import HomeOpt, JobIdArg, JsonOpt, home_of, print_json, split_list, user_errors
+from aetui.cli.options import HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, home_of, print_json, split_list, user_errors
 
 Opt = typer.Option
 
@@ -20,40 +21,45 @@ def queue(
     model: Annotated[str, typer.Argument(help="model: mlp, unet or attn-unet", show_default=False)],
     res: Annotated[int, Opt("--res", help="image resolution (power of two)", show_default=False)],
     data: Annotated[str, Opt(help="builtin[:N], cifar10[:PATH], folder:PATH or npy:PATH")] = "builtin",
-    steps: Annotated[Optional[str], Opt(help="training steps \\[default: 2000]; a comma list makes a grid", show_default=False)] = None,
-    batch_size: Annotated[Optional[str], Opt(help="batch size \\[default: 32]; comma list = grid", show_default=False)] = None,
-    lr: Annotated[Optional[str], Opt(help="Adam learning rate \\[default: 1e-4]; comma list = grid", show_default=False)] = None,
-    seed: Annotated[Optional[str], Opt(help="seed \\[default: 0]; comma list = grid", show_default=False)] = None,
-    skips: Annotated[Optional[bool], Opt("--skips/--no-skips", help="U-Net skip connections \\[default: off]", show_default=False)] = None,
-    base_width: Annotated[Optional[str], Opt(help="U-Net first-level width \\[default: 64]", show_default=False)] = None,
-    depth: Annotated[Optional[str], Opt(help="U-Net downsamplings \\[default: 4; attn-unet 3]", show_default=False)] = None,
-    width: Annotated[Optional[str], Opt(help="MLP hidden width \\[default: 4000]", show_default=False)] = None,
-    hidden_layers: Annotated[Optional[int], Opt(help="MLP hidden layers \\[default: 5]", show_default=False)] = None,
+    steps: Annotated[Optional[str], Opt(help="training steps [default: 2000]; a comma list makes a grid", show_default=False)] = None,
+    batch_size: Annotated[Optional[str], Opt(help="batch size [default: 32]; comma list = grid", show_default=False)] = None,
+    lr: Annotated[Optional[str], Opt(help="Adam learning rate [default: 1e-4]; comma list = grid", show_default=False)] = None,
+    seed: Annotated[Optional[str], Opt(help="seed [default: 0]; comma list = grid", show_default=False)] = None,
+    skips: Annotated[Optional[bool], Opt("--skips/--no-skips", help="U-Net skip connections [default: off]", show_default=False)] = None,
+    base_width: Annotated[Optional[str], Opt(help="U-Net first-level width [default: 64]", show_default=False)] = None,
+    depth: Annotated[Optional[str], Opt(help="U-Net downsamplings [default: 4; attn-unet 3]", show_default=False)] = None,
+    width: Annotated[Optional[str], Opt(help="MLP hidden width [default: 4000]", show_default=False)] = None,
+    hidden_layers: Annotated[Optional[int], Opt(help="MLP hidden layers [default: 5]", show_default=False)] = None,
     bottleneck: Annotated[Optional[str], Opt(help="U-Net bottleneck, e.g. linear:100", show_default=False)] = None,
     train_noise: Annotated[Optional[str], Opt(help="corrupt training inputs, e.g. mix:0.3 (a denoising control)", show_default=False)] = None,
     download: Annotated[bool, Opt("--download", help="download the dataset if missing (cifar10)")] = False,
-    checkpoint_every: Annotated[Optional[int], Opt(help="checkpoint every N steps \\[default: 500]", show_default=False)] = None,
-    checkpoint_minutes: Annotated[Optional[float], Opt(help="and at least every M minutes \\[default: 5]", show_default=False)] = None,
-    heldout_fraction: Annotated[Optional[float], Opt(help="share of images held out for evaluation \\[default: 0.1]", show_default=False)] = None,
-    log_every: Annotated[Optional[int], Opt(help="log the loss every N steps \\[default: 25]", show_default=False)] = None,
-    image_every: Annotated[Optional[int], Opt(help="log image grids every N steps \\[default: 250]", show_default=False)] = None,
-    compile: Annotated[Optional[bool], Opt("--compile/--no-compile", help="torch.compile \\[default: on for CUDA]", show_default=False)] = None,
+    checkpoint_every: Annotated[Optional[int], Opt(help="checkpoint every N steps [default: 500]", show_default=False)] = None,
+    checkpoint_minutes: Annotated[Optional[float], Opt(help="and at least every M minutes [default: 5]", show_default=False)] = None,
+    heldout_fraction: Annotated[Optional[float], Opt(help="share of images held out for evaluation [default: 0.1]", show_default=False)] = None,
+    log_every: Annotated[Optional[int], Opt(help="log the loss every N steps [default: 25]", show_default=False)] = None,
+    image_every: Annotated[Optional[int], Opt(help="log image grids every N steps [default: 250]", show_default=False)] = None,
+    compile: Annotated[Optional[bool], Opt("--compile/--no-compile", help="torch.compile [default: on for CUDA]", show_default=False)] = None,
     precision: Annotated[str, Opt(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
-    device: Annotated[str, Opt(help="auto, cpu or cuda:N")] = "auto",
+    oom_retry: Annotated[bool, Opt("--oom-retry", help="out of memory: run once more at half the batch size")] = False,
+    gpus: Annotated[int, Opt("--gpus", min=1, help="devices for this job, one process each (data-parallel); --batch-size is the global batch and must be divisible by it")] = 1,
+    sync_bn: Annotated[bool, Opt("--sync-bn", help="batch-norm statistics over all the job's devices (SyncBatchNorm; CUDA only)")] = False,
+    device: Annotated[str, Opt(help="auto (any free device), cpu or cuda:N")] = "auto",
     priority: Annotated[int, Opt(help="higher runs first")] = 0,
     after: Annotated[Optional[int], Opt(help="run only after this job is done", show_default=False)] = None,
     json: JsonOpt = False,
+    runs_root: RunsRootOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Queue a training job (a grid of jobs when an option has a comma list).
 
     Examples: `aetui queue unet --res 64` ·
     `aetui queue mlp --res 32 --data cifar10 --steps 2000 --batch-size 512` ·
-    `aetui queue unet --res 64 --lr 1e-4,3e-4 --batch-size 16,32` (4 jobs)
+    `aetui queue unet --res 64 --lr 1e-4,3e-4 --batch-size 16,32` (4 jobs) ·
+    `aetui queue unet --res 256 --base-width 128 --depth 5 --gpus 4 --batch-size 32` (4 GPUs, 8 images each)
     """
     from aetui.jobs import expand_grid, submit
 
-    h = home_of(home)
+    h = home_of(home, runs_root)
     options = {
         "skips": skips, "base_width": split_list(base_width, int, "--base-width"),
         "depth": split_list(depth, int, "--depth"), "width": split_list(width, int, "--width"),
@@ -65,7 +71,8 @@ def queue(
         "lr": split_list(lr, float, "--lr"), "seed": split_list(seed, int, "--seed"),
         "train_noise": train_noise, "checkpoint_every": checkpoint_every, "log_every": log_every,
         "checkpoint_minutes": checkpoint_minutes, "heldout_fraction": heldout_fraction,
-        "image_every": image_every, "compile": compile, "precision": precision,
+        "image_every": image_every, "compile": compile, "precision": precision, "oom_retry": oom_retry or None,
+        "gpus": gpus if gpus != 1 else None, "sync_bn": sync_bn or None,
     }
     specs = []
     for combo in expand_grid({**fields, **{f"option:{k}": v for k, v in options.items()}}):
@@ -87,8 +94,18 @@ def _report_queued(h, jobs, as_json: bool) -> None:
     else:
         for j in jobs:
             typer.echo(j.id)
-    if not running_workers(h):
+    workers = running_workers(h)
+    if not workers:
         typer.echo("aetui: no worker is running; start one with `aetui worker` (or `aetui worker --detach`)", err=True)
+        return
+    served = {d for w in workers for d in w.get("devices", [])}
+    pinned = sorted({j.device for j in jobs if j.device != "auto" and j.device not in served})
+    if pinned:
+        typer.echo(f"aetui: no running worker uses {', '.join(pinned)}; start one with "
+                   f"`aetui worker --devices {','.join(pinned)}`", err=True)
+    wide = max((getattr(j, "gpus", 1) for j in jobs), default=1)
+    if wide > 1 and not any(len(w.get("devices", [])) >= wide for w in workers):
+        typer.echo(f"aetui: no running worker has {wide} devices for --gpus {wide}; the job waits for one", err=True)
 
 
 def runs(
@@ -104,12 +121,18 @@ def runs(
     """
     from aetui.errors import UserError
     from aetui.jobs import job_summary
-    from store import STATUSES, queries
+    from store.sqlite_read import list_jobs
+    from store.states import STATUSES
 
     if status and status not in STATUSES:
         raise UserError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
     h = home_of(home)
-    jobs = queries.list_jobs(h.db, status=status, kind=kind, limit=limit or None)
+    # straight from the SQLite file (no SQLAlchemy import: this verb starts ~1 s sooner)
+    jobs = list_jobs(h.db_url, status=status, kind=kind, limit=limit or None)
+    if jobs is None:  # another backend, or a schema the light reader does not know
+        from store import queries
+
+        jobs = queries.list_jobs(h.db, status=status, kind=kind, limit=limit or None)
     if json:
         print_json([job_summary(j) for j in jobs])
         return

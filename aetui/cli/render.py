@@ -62,6 +62,12 @@ def job_panel(d: dict[str, Any]) -> None:
     rows = [("progress", fmt_progress(d["step"], d["total_steps"])), ("device", d["device"]),
             ("run dir", d["run_dir"]), ("created", d["created_at"]), ("started", d["started_at"]),
             ("ended", d["ended_at"]), ("error", d["error"]), ("parent", d["parent_id"])]
+    if d.get("slurm"):
+        sl = d["slurm"]
+        rows.append(("slurm", f"job {sl.get('job_id')} {sl.get('state', '')}"
+                              + (f" on {sl['node']}" if sl.get("node") else "")
+                              + (f", {sl['restarts']} restarts" if sl.get("restarts") else "")
+                              + (f"; log {sl['stdout']}" if sl.get("stdout") else "")))
     for key, value in rows:
         if value not in (None, ""):
             console.print(f"  {key:<9} {value}")

@@ -1,0 +1,148 @@
+"""CLI start-up: wall time of `aetui --help`, `aetui queue ...` and `aetui runs` above `python -c pass`.
+
+Each command runs as a fresh subprocess (the installed `aetui` script, else
+`python -m aetui`), all of them in interleaved rounds; medians are reported, and the
+figure that matters is the median minus the median of `python -c pass` (the
+interpreter's own start). One more run of each, outside the timing, records which heavy
+modules it imported: none of them may import torch.
+
+    python benchmarks/cli_start.py [--repeats 10] [--jobs 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, median, rounds, say, write_result  # noqa: E402
+
+HEAVY = ("torch", "numpy", "PIL", "sqlmodel", "sqlalchemy", "alembic", "pydantic", "textual", "rich", "typer.rich_utils",
+         "tensorboard")
+TARGETS_S = {"help": 0.15, "queue": 1.0, "runs": 1.0}  # at most this much above `python -c pass`
+
+# runs the CLI like the console script does, then writes the heavy modules it imported
+PROBE = """
+import atexit, json, sys
+out = sys.argv.pop(1)
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules))))
+sys.argv[0] = "aetui"
+from aetui.cli import main
+main()
+"""
+
+
+def aetui_command() -> list[str]:
+    script = Path(sys.executable).parent / "aetui"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "aetui"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeats", type=int, default=10, help="interleaved rounds")
+    p.add_argument("--jobs", type=int, default=200, help="jobs in the store that `runs` lists (it shows 50)")
+    p.add_argument("--tiny", action="store_true", help="2 rounds, 20 jobs")
+    p.add_argument("--out", help="folder for the JSON (default: $OUT, else benchmarks/results)")
+    args = p.parse_args(argv)
+    repeats, jobs = (2, 20) if args.tiny else (args.repeats, args.jobs)
+
+    aetui = aetui_command()
+    with tempfile.TemporaryDirectory(prefix="aetui-bench-") as tmp:
+        home = Path(tmp) / "home"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AETUI_")}
+        env.update(AETUI_HOME=str(home), COLUMNS="120")
+        seed_store(home, jobs)
+        commands = {
+            "pass": [sys.executable, "-c", "pass"],
+            # floors: importing only the libraries a verb cannot do without (Typer; Typer's
+            # pydantic-based option parsing and the store's SQLAlchemy/SQLModel for `queue`)
+            "floor_typer": [sys.executable, "-c", "import typer"],
+            "floor_queue": [sys.executable, "-c", "import typer._adapters, sqlmodel"],
+            "help": [*aetui, "--help"],
+            "queue": [*aetui, "queue", "unet", "--res", "32", "--data", "builtin:64", "--steps", "10"],
+            "runs": [*aetui, "runs"],
+        }
+
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
+
+        def timed(name: str, cmd: list[str]):
+            def run() -> float:
+                wall, cpu_s = run_once(cmd, env, tmp)
+                cpu[name].append(cpu_s)
+                return wall
+            return run
+
+        samples = rounds({name: timed(name, cmd) for name, cmd in commands.items()}, repeats)
+        imported = {name: modules_imported(cmd[len(aetui):], env, tmp) for name, cmd in commands.items()
+                    if name in TARGETS_S}
+
+    med = {k: median(v) for k, v in samples.items()}
+    above = {k: round(med[k] - med["pass"], 3) for k in TARGETS_S}
+    floors = {k: round(med[k] - med["pass"], 3) for k in ("floor_typer", "floor_queue")}
+    med_cpu = {k: median(v) for k, v in cpu.items()}
+    above_cpu = {k: round(med_cpu[k] - med_cpu["pass"], 3) for k in above}
+    data = {
+        "command": " ".join(aetui), "repeats": repeats, "jobs_in_store": jobs,
+        "median_s": {k: round(v, 3) for k, v in med.items()},
+        "above_pass_s": above,
+        "ratio_to_pass": {k: round(med[k] / med["pass"], 2) for k in above},
+        # user + system CPU time of the process: what its wall time is on an idle machine
+        # (on a loaded one, wall time also counts the waits for a free core)
+        "cpu_median_s": {k: round(v, 3) for k, v in med_cpu.items()},
+        "cpu_above_pass_s": above_cpu,
+        "floors_above_pass_s": floors,
+        "cpu_floors_above_pass_s": {k: round(med_cpu[k] - med_cpu["pass"], 3) for k in floors},
+        "samples_s": {k: [round(x, 3) for x in v] for k, v in samples.items()},
+        "cpu_samples_s": {k: [round(x, 3) for x in v] for k, v in cpu.items()},
+        "heavy_modules_imported": imported,
+        "targets_above_pass_s": TARGETS_S,
+        "met": {k: above[k] <= TARGETS_S[k] and "torch" not in imported[k] for k in TARGETS_S},
+        "met_cpu_time": {k: above_cpu[k] <= TARGETS_S[k] and "torch" not in imported[k] for k in TARGETS_S},
+    }
+    path = write_result("cli_start", data, args.out, tiny=args.tiny)
+    for k in above:
+        say(f"{k:6s} median {med[k]:.3f} s, {above[k]:+.3f} s above `python -c pass` (target {TARGETS_S[k]} s;"
+            f" CPU time {above_cpu[k]:+.3f} s above); imported {', '.join(imported[k]) or 'no heavy module'}")
+    say(f"wrote {path}")
+    return 0
+
+
+def run_once(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, float]:
+    """Wall time and the child's user + system CPU time of one run."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {stderr.decode()[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def seed_store(home: Path, jobs: int) -> None:
+    """A store with `jobs` queued training jobs, in a subprocess (this process stays light)."""
+    code = ("import sys; from aetui.home import Home; from store.queue import enqueue_many\n"
+            "h = Home.resolve(sys.argv[1]); n = int(sys.argv[2])\n"
+            "spec = {'model': 'unet', 'res': 32, 'data': 'builtin:64', 'steps': 10}\n"
+            "enqueue_many(h.db, [dict(kind='train', spec=spec, label=f'unet res32 #{i}', total_steps=10)"
+            " for i in range(n)], run_root=str(h.runs))\n")
+    subprocess.run([sys.executable, "-c", code, str(home), str(jobs)], check=True, cwd=ROOT)
+
+
+def modules_imported(args: list[str], env: dict[str, str], cwd: str) -> list[str]:
+    out = Path(cwd) / "modules.json"
+    out.unlink(missing_ok=True)
+    subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY), str(out), *args], env=env, cwd=cwd,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return json.loads(out.read_text()) if out.exists() else ["(probe failed)"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""Each benchmark runs at tiny sizes on the CPU and writes well-formed JSON with its keys.
+
+No timing is asserted anywhere here: the figures live in benchmarks/results and the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+BENCH = ROOT / "benchmarks"
+
+
+def run_bench(tmp_path: Path, *cmd: str, timeout: float = 280) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AETUI_") and k != "OUT"}
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.run(list(cmd), cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+
+
+def load(path: Path) -> dict:
+    assert path.is_file(), f"{path.name} was not written"
+    data = json.loads(path.read_text())
+    assert data["tiny"] is True
+    assert {"benchmark", "created", "machine"} <= set(data)
+    assert {"cpus", "cpu", "load_avg", "python"} <= set(data["machine"])
+    return data
+
+
+def check_train(data: dict) -> None:
+    assert {"device", "steps", "warmup_steps", "repeats", "configs", "targets", "met", "complete"} <= set(data)
+    assert data["complete"] and data["configs"]
+    for config in data["configs"]:
+        assert {"config", "model", "res", "batch", "images_per_s", "samples", "ratios", "ratios_of_medians",
+                "gflop_per_image", "aetui_first_step_s", "aetui_compile_s"} <= set(config)
+        assert set(config["images_per_s"]) == {"aetui", "article", "hand"}
+        assert all(v > 0 for v in config["images_per_s"].values())
+        assert set(config["ratios"]) == {"aetui_vs_article", "aetui_vs_hand", "hand_vs_article"}
+        assert config["gflop_per_image"] > 0
+
+
+def test_train_benchmark(tmp_path):
+    run_bench(tmp_path, sys.executable, str(BENCH / "train.py"), "--tiny", "--configs", "tiny-mlp", "--out", str(tmp_path))
+    check_train(load(tmp_path / "train_cpu_tiny.json"))
+
+
+def test_gpu_script_runs_tiny_on_the_cpu(tmp_path):
+    env_out = {"OUT": str(tmp_path)}
+    proc = subprocess.run(["bash", str(BENCH / "gpu.sh"), "--tiny"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=280, env={**{k: v for k, v in os.environ.items() if not k.startswith("AETUI_")},
+                                            **env_out})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    data = load(tmp_path / "gpu_tiny.json")
+    check_train(data)
+    assert {c["config"] for c in data["configs"]} == {"tiny-unet", "tiny-mlp"}
+
+
+def test_cli_start_benchmark(tmp_path):
+    run_bench(tmp_path, sys.executable, str(BENCH / "cli_start.py"), "--tiny", "--out", str(tmp_path))
+    data = load(tmp_path / "cli_start_tiny.json")
+    verbs = {"help", "queue", "runs"}
+    for key in ("above_pass_s", "cpu_above_pass_s", "ratio_to_pass", "heavy_modules_imported", "met"):
+        assert set(data[key]) == verbs
+    assert set(data["median_s"]) >= verbs | {"pass"}
+    assert set(data["floors_above_pass_s"]) == {"floor_typer", "floor_queue"}
+    # not a timing: these verbs must never import torch (nor `--help` the store)
+    assert all("torch" not in mods for mods in data["heavy_modules_imported"].values())
+    assert "sqlmodel" not in data["heavy_modules_imported"]["runs"]
+
+
+def test_store_benchmark(tmp_path):
+    run_bench(tmp_path, sys.executable, str(BENCH / "store_ops.py"), "--tiny", "--out", str(tmp_path))
+    data = load(tmp_path / "store_ops_tiny.json")
+    assert {"enqueue_per_s", "raw_enqueue_per_s", "grid_enqueue_per_s", "claim_per_s", "raw_claim_per_s",
+            "list_rows_per_s", "light_list_rows_per_s", "raw_list_rows_per_s"} == set(data["ops_per_s"])
+    assert {"enqueue", "claim", "list", "light_list"} <= set(data["ratios_to_raw_sqlite"])
+    assert data["check"]["each_claimed_once"] and data["check"]["jobs_listed"] == data["jobs"]
+
+
+def test_dashboard_benchmark(tmp_path):
+    run_bench(tmp_path, sys.executable, str(BENCH / "dashboard.py"), "--tiny", "--out", str(tmp_path))
+    data = load(tmp_path / "dashboard_tiny.json")
+    for variant in ("aetui", "naive"):
+        assert {"first_paint_s", "store_ready_s", "refresh_s", "idle_refresh_s", "refresh_rows_read"} <= set(
+            data["figures"][variant])
+    assert set(data["speedup_vs_naive"]) == {"first_paint", "refresh"}
+    assert data["refresh_reads_only_changed_rows"] is True
+    assert data["figures"]["aetui"]["idle_refresh_rows_read"] <= data["changed_rows"]
+
+
+def test_run_all_writes_a_summary(tmp_path):
+    run_bench(tmp_path, sys.executable, str(BENCH / "run_all.py"), "--tiny", "--only", "cli_start",
+              "--out", str(tmp_path))
+    data = load(tmp_path / "summary_tiny.json")
+    assert data["failed"] == [] and set(data["ran"]) == {"cli_start"}
+    assert set(data["figures"]["cli_start"]) == {"above_pass_s", "cpu_above_pass_s"}

@@ -1,0 +1,73 @@
+"""The shortcuts that keep aetui fast give the same answers as the long way round."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT, TINY, aetui_json
+
+
+def test_importing_store_does_not_import_sqlmodel():
+    code = ("import sys, store, store.states, store.sqlite_read; "
+            "sys.exit(1 if 'sqlmodel' in sys.modules or 'sqlalchemy' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_light_job_listing_matches_the_store_queries(tmp_path):
+    from aetui.home import Home
+    from aetui.jobs import job_summary
+    from store import queries, queue
+    from store.sqlite_read import list_jobs
+
+    home = Home.resolve(tmp_path / "home")
+    assert list_jobs(home.db_url) == []  # no store yet: nothing, and nothing created
+    assert not (tmp_path / "home" / "aetui.db").exists()
+    rows = [{"kind": "train", "spec": {"model": m, "res": 32}, "label": f"{m} #{i}", "total_steps": 10}
+            for i, m in enumerate(["unet", "mlp", "unet", "attn-unet", "mlp"])]
+    queue.enqueue_many(home.db, rows, run_root=str(home.runs))
+    queue.claim(home.db, worker="h:1", host="h", pid=1, device="cpu")
+    queue.cancel(home.db, job_id=3)
+    queue.progress(home.db, job_id=1, step=4, loss=0.25, images_per_s=12.5)
+    for filters in ({}, {"status": "queued"}, {"status": "running"}, {"kind": "train", "limit": 2}, {"limit": 1}):
+        fast = list_jobs(home.db_url, **filters)
+        slow = queries.list_jobs(home.db, **filters)
+        assert [job_summary(j) for j in fast] == [job_summary(j) for j in slow], filters
+    (job,) = list_jobs(home.db_url, status="running")
+    assert job.spec == {"model": "unet", "res": 32} and job.cancel_requested is False
+    assert list_jobs("postgresql://u@h/db") is None  # not SQLite: the caller asks store.queries
+
+
+def test_the_schema_head_is_found_without_alembic():
+    from store import migrations
+
+    assert migrations._quick_head(migrations.LOCATION) == migrations.head()
+
+
+def test_training_reports_its_first_step_apart(home):
+    from tests.conftest import aetui
+
+    job = aetui_json(home, "queue", *TINY, "--steps", "6", "--device", "cpu")
+    aetui(home, "worker", "--until-empty")
+    m = aetui_json(home, "show", str(job["id"]))["metrics"]
+    assert m["first_step_s"] > 0 and m["compile_s"] is None and m["images_per_s"] > 0
+    assert m["train_s"] >= m["first_step_s"]
+
+
+def test_cli_commands_have_no_string_annotations():
+    """Typer compiles and evaluates string annotations of every command on each start (~50 ms)."""
+    import inspect
+
+    from aetui.cli import app
+
+    def callbacks(ty):
+        for info in ty.registered_commands:
+            yield info.callback
+        for group in ty.registered_groups:
+            yield from callbacks(group.typer_instance)
+        if ty.registered_callback:
+            yield ty.registered_callback.callback
+
+    stringy = [fn.__qualname__ for fn in callbacks(app)
+               if any(isinstance(a, str) for a in inspect.unwrap(fn).__annotations__.values())]
+    assert not stringy, f"string annotations (a `from __future__ import annotations`?) in {stringy}"
