@@ -60,11 +60,20 @@ def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int 
         parsed = [_check_parent(home, spec, parent) for spec in parsed]
     from store.queue import enqueue_many
 
+    for spec in parsed:
+        _check_devices(spec, device)
     rows = [dict(kind=kind, spec=spec.model_dump(mode="json"), label=spec.label,
-                 total_steps=getattr(spec, "steps", 0) or 0) for spec in parsed]
+                 total_steps=getattr(spec, "steps", 0) or 0, gpus=getattr(spec, "gpus", 1)) for spec in parsed]
     with _queue_errors():
         return enqueue_many(home.db, rows, run_root=str(home.runs), priority=priority, device=device,
                             after_id=after, parent_id=parent)
+
+
+def _check_devices(spec: Any, device: str) -> None:
+    """A job on several devices takes whichever are free: it cannot be pinned to one."""
+    gpus = getattr(spec, "gpus", 1)
+    if gpus > 1 and device != "auto":
+        raise UserError(f"--gpus {gpus} runs on any {gpus} free devices: leave --device at auto (not {device})")
 
 
 def _check_parent(home: Home, spec: Any, parent: int) -> Any:
@@ -122,7 +131,7 @@ def job_summary(job: Any) -> dict[str, Any]:
     return {
         "id": job.id, "kind": job.kind, "status": job.status, "label": job.label,
         "model": job.spec.get("model"), "res": job.spec.get("res"), "priority": job.priority,
-        "device": job.assigned_device or job.device, "step": job.step, "total_steps": job.total_steps,
+        "device": job.assigned_device or job.device, "gpus": getattr(job, "gpus", 1), "step": job.step, "total_steps": job.total_steps,
         "loss": job.loss, "images_per_s": job.images_per_s, "eta_s": job.eta_s,
         "parent_id": job.parent_id, "after_id": job.after_id, "group_id": job.group_id,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "ended_at": iso(job.ended_at),
@@ -148,6 +157,8 @@ def job_detail(home: Home, job_id: int) -> dict[str, Any]:
         "artifacts": dict(run.artifacts) if run else {},
         "run_dir": run.run_dir if run else None,
         "host": run.host if run else None,
+        # the Slurm job that runs or ran it (`worker --executor slurm`): id, state, node, logs
+        "slurm": dict(run.results.get("slurm") or {}) or None if run else None,
         "versions": dict(run.versions) if run else {},
         "git_commit": run.git_commit if run else None,
         "requested_device": job.device,
@@ -161,6 +172,7 @@ def job_detail(home: Home, job_id: int) -> dict[str, Any]:
         ],
         "requeue_command": requeue_command(job),
     })
+    out.update({"points": out["results"].get("points", [])} if job.kind == "sweep" else {})  # a sweep's table
     return out
 
 

@@ -37,6 +37,9 @@ class TrainSpec(BaseModel):
     heldout_fraction: float = Field(0.1, gt=0, lt=1)
     compile: bool | None = Field(None, description="torch.compile the model (default: on for CUDA)")
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 elsewhere
+    oom_retry: bool = Field(False, description="out of memory: queue once more at half the batch")
+    gpus: int = Field(1, ge=1, description="devices, one process each (data-parallel); batch_size is the global batch")
+    sync_bn: bool = Field(False, description="batch-norm statistics over all devices (SyncBatchNorm; CUDA only)")
 
     @field_validator("data")
     @classmethod
@@ -55,6 +58,13 @@ class TrainSpec(BaseModel):
         return str(parse_corruption(v))
 
     @model_validator(mode="after")
+    def _devices(self) -> "TrainSpec":
+        if self.batch_size % self.gpus:
+            raise ValueError(f"--batch-size {self.batch_size} is not divisible by --gpus {self.gpus}: "
+                             f"the batch size is the global batch, split evenly over the devices")
+        return self
+
+    @model_validator(mode="after")
     def _model(self) -> "TrainSpec":
         from aetui.models import catalog
 
@@ -67,13 +77,19 @@ class TrainSpec(BaseModel):
     def label(self) -> str:
         extras = [f"{k}={v}" for k, v in self.options.items() if v not in (None, False)
                   and v != _default_option(self.model, k)]
+        if self.gpus > 1:
+            extras.append(f"gpus={self.gpus}" + (" sync_bn" if self.sync_bn else ""))
         return " ".join([self.model, f"res{self.res}", self.data, *extras])
 
     def check_files(self, home: Path) -> None:
-        """What can only be checked on this machine: the data's files exist."""
-        from aetui.data.sources import check_source, parse_source
+        """What can only be checked on this machine: the data's files exist, and a folder
+        of images holds at least one that decodes (when a few files tell)."""
+        from aetui.data.sources import any_readable_image, check_source, parse_source, source_path
 
-        check_source(parse_source(self.data), home=home, download=self.download)
+        src = parse_source(self.data)
+        check_source(src, home=home, download=self.download)
+        if src.kind == "folder" and any_readable_image(source_path(src)) is False:
+            raise ValueError(f"no readable images in {source_path(src)}: every image file there is corrupt or truncated")
 
 
 def _default_option(model: str, key: str) -> Any:
@@ -82,7 +98,24 @@ def _default_option(model: str, key: str) -> Any:
     return catalog.defaults(model).get(key)
 
 
-SPEC_TYPES: dict[str, type[BaseModel]] = {"train": TrainSpec}
+class NoopSpec(BaseModel):
+    """A hidden job kind that only sleeps and reports progress: a test and benchmark aid
+    for the queue and the worker (many cheap jobs through real worker processes). Not
+    offered by the CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["noop"] = "noop"
+    steps: int = Field(1, ge=1)
+    sleep_s: float = Field(0.0, ge=0, description="seconds per step, not interrupted by a stop request")
+    gpus: int = Field(1, ge=1, description="devices it holds (one process each, as a data-parallel job)")
+
+    @property
+    def label(self) -> str:
+        return f"noop {self.steps} steps"
+
+
+SPEC_TYPES: dict[str, type[BaseModel]] = {"train": TrainSpec, "noop": NoopSpec}
 
 
 def register(kind: str, spec_type: type[BaseModel]) -> None:

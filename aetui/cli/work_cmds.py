@@ -1,6 +1,7 @@
 """Verbs that run things: worker, demo, tb."""
 
-from __future__ import annotations
+# Annotations stay plain (no `from __future__ import annotations`): Typer would compile and
+# evaluate all commands' annotation strings on every start, ~50 ms (benchmarks/cli_start.py).
 
 import os
 import subprocess
@@ -9,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli.options import HomeOpt, JsonOpt, home_of, print_json, user_errors
+from aetui.cli.options import HomeOpt, JsonOpt, RunsRootOpt, home_of, print_json, user_errors
 from aetui.errors import UserError
 
 Opt = typer.Option
@@ -22,63 +23,111 @@ def register(app: typer.Typer) -> None:
 
 
 def worker(
-    until_empty: Annotated[bool, Opt("--until-empty", help="exit when no queued or running job is left")] = False,
+    until_empty: Annotated[bool, Opt("--until-empty", help="exit once no job is left that this worker could run (waits for running jobs, takes over those of dead workers)")] = False,
     detach: Annotated[bool, Opt("--detach", help="run in the background (one per home)")] = False,
-    devices: Annotated[Optional[str], Opt(help="comma list of devices to use, e.g. cuda:0,cuda:1 \\[default: all]", show_default=False)] = None,
+    devices: Annotated[Optional[str], Opt(help="comma list of devices to use, e.g. cuda:0,cuda:1 or cpu [default: all]; cpu:0,cpu:1,... are CPU slots, each one device for a job's --gpus (a CPU/test aid)", show_default=False)] = None,
+    per_device: Annotated[int, Opt("--per-device", min=1, help="jobs run at once on each device")] = 1,
+    grace: Annotated[float, Opt(min=0, help="seconds a stopped or cancelled job gets to checkpoint before it is killed")] = 20.0,
+    reserve_after: Annotated[float, Opt(min=0, help="seconds a job that needs several devices (--gpus) may wait while narrower jobs start; then no narrower job starts until it has its devices")] = 600.0,
     poll: Annotated[float, Opt(help="seconds between queue polls")] = 1.0,
+    executor: Annotated[str, Opt(help="where jobs run: local (a child process each) or slurm (a Slurm job each, through submitit)")] = "local",
+    partition: Annotated[Optional[str], Opt(help="Slurm partition", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
+    gpus_per_job: Annotated[int, Opt(min=0, help="GPUs for each job", rich_help_panel="Slurm (--executor slurm)")] = 0,
+    cpus_per_job: Annotated[Optional[int], Opt(min=1, help="CPUs for each job", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
+    time: Annotated[Optional[str], Opt("--time", help="time limit of each job, [D-]HH:MM:SS [default: 1 day]; at the limit it checkpoints and Slurm requeues it", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
+    mem: Annotated[Optional[str], Opt(help="memory for each job, e.g. 32G", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
+    account: Annotated[Optional[str], Opt(help="Slurm account to charge", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
+    slurm_opt: Annotated[Optional[list[str]], Opt("--slurm-opt", help="any other sbatch option as key=value, e.g. qos=high (repeatable)", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
+    max_jobs: Annotated[int, Opt("--max-jobs", min=1, help="Slurm jobs submitted at once", rich_help_panel="Slurm (--executor slurm)")] = 4,
+    runs_root: RunsRootOpt = None,
     json: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
-    """Run queued jobs: one per device at a time, each in its own process.
+    """Run queued jobs: one per device at a time (`--per-device N`: N), each in its own process.
 
-    Examples: `aetui worker` · `aetui worker --until-empty` · `aetui worker --detach`
+    With `--executor slurm` each job is a Slurm job instead (`--max-jobs` at once); this
+    worker submits them, renews nothing they cannot renew themselves, and records how they end.
+
+    Examples: `aetui worker` · `aetui worker --until-empty` · `aetui worker --detach` ·
+    `aetui worker --devices cuda:1 --per-device 2` · `aetui worker --devices cpu:0,cpu:1` (2 CPU slots) ·
+    `aetui worker --executor slurm --partition gpu --gpus-per-job 1 --time 4:00:00`
     """
     from aetui.worker.devices import discover, parse_device
     from aetui.worker.registry import running_workers
 
-    h = home_of(home)
+    h = home_of(home, runs_root)
     available = discover()
     chosen = available
     if devices:
         chosen = [parse_device(d, available) for d in devices.split(",") if d.strip()]
         if any(d == "auto" for d in chosen):
             chosen = available
+    runner = None
+    if executor == "slurm":
+        from aetui.worker.executors import SlurmExecutor, parse_minutes, parse_opts
+
+        if detach:
+            raise UserError("--detach with --executor slurm is not supported; run the worker in tmux or under nohup")
+        if time:
+            parse_minutes(time)
+        runner = SlurmExecutor(partition=partition, gpus_per_job=gpus_per_job, cpus_per_job=cpus_per_job,
+                               time=time, mem=mem, account=account, extra=parse_opts(slurm_opt))
+        runner.check()
+        chosen, per_device = ["slurm"], max_jobs
+    elif executor != "local":
+        raise UserError(f"--executor {executor!r}: use local or slurm")
     if detach:
-        others = [w for w in running_workers(h) if w.get("detached")]
-        if others:
-            raise UserError(f"a background worker already runs for {h.path} (pid {others[0]['pid']})")
-        h.path.mkdir(parents=True, exist_ok=True)
+        from aetui.worker.registry import take_detached_lock
+
+        lock = take_detached_lock(h)  # held by the background worker for its whole life
+        if lock is None:
+            others = [w for w in running_workers(h) if w.get("detached")]
+            pid = f" (pid {others[0]['pid']})" if others else ""
+            raise UserError(f"a background worker already runs for {h.path}{pid}")
         log = open(h.path / "worker.log", "ab")
         cmd = [sys.executable, "-m", "aetui", "worker-detached", "--home", str(h.path), "--poll", str(poll),
-               "--devices", ",".join(chosen)]
+               "--devices", ",".join(chosen), "--per-device", str(per_device), "--grace", str(grace),
+               "--reserve-after", str(reserve_after)]
         if until_empty:
             cmd.append("--until-empty")
-        proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    pass_fds=(lock,))
+        finally:
+            os.close(lock)
         if json:
             print_json({"pid": proc.pid, "log": str(h.path / "worker.log"), "devices": chosen})
         else:
             typer.echo(f"worker started in the background (pid {proc.pid}); log: {h.path / 'worker.log'}")
         return
-    _run_worker(h, chosen, until_empty, poll, detached=False)
+    _run_worker(h, chosen, until_empty, poll, per_device, grace, detached=False, executor=runner,
+                reserve_after=reserve_after)
 
 
-def _run_worker(h, devices: list[str], until_empty: bool, poll: float, *, detached: bool) -> None:
+def _run_worker(h, devices: list[str], until_empty: bool, poll: float, per_device: int, grace: float, *,
+                detached: bool, executor=None, reserve_after: float = 600.0) -> None:
     from aetui.worker.registry import registered
     from aetui.worker.supervisor import Worker
 
     with registered(h, devices=devices, detached=detached):
-        code = Worker(h, devices, until_empty=until_empty, poll_s=poll,
-                      log=lambda m: print(f"aetui worker: {m}", flush=True)).run()
+        loop = Worker(h, devices, until_empty=until_empty, poll_s=poll, per_device=per_device, grace_s=grace,
+                      log=lambda m: print(f"aetui worker: {m}", flush=True), reserve_after_s=reserve_after)
+        loop.executor = executor  # None: local child processes
+        code = loop.run()
     raise typer.Exit(code)
 
 
 def _detached_child(
     until_empty: Annotated[bool, Opt("--until-empty")] = False,
     devices: Annotated[str, Opt()] = "cpu",
+    per_device: Annotated[int, Opt("--per-device")] = 1,
+    grace: Annotated[float, Opt()] = 20.0,
     poll: Annotated[float, Opt()] = 1.0,
+    reserve_after: Annotated[float, Opt()] = 600.0,
     home: HomeOpt = None,
 ) -> None:
-    _run_worker(home_of(home), devices.split(","), until_empty, poll, detached=True)
+    _run_worker(home_of(home), devices.split(","), until_empty, poll, per_device, grace, detached=True,
+                reserve_after=reserve_after)
 
 
 DEMO_SPEC = {
@@ -87,8 +136,13 @@ DEMO_SPEC = {
 }
 
 
+DEMO_SWEEP = {"noise": "mix", "levels": "0.9,0.7,0.5,0.3,0.1", "images": 64}
+DEMO_WALK = {"mode": "diffuse", "steps": 100, "chains": 16}
+
+
 def demo(json: JsonOpt = False, home: HomeOpt = None) -> None:
-    """Train a small U-Net on the built-in images (res 32, ~1 min on 2 CPU cores) and show the results.
+    """Train a small U-Net on the built-in images (res 32, ~1 min on 2 CPU cores), then run a
+    noise sweep and a diffusion-like walk on it, and show the results.
 
     Example: `aetui demo`
     """
@@ -100,15 +154,38 @@ def demo(json: JsonOpt = False, home: HomeOpt = None) -> None:
     typer.echo(f"demo: queued job {job.id}: {job.label}", err=json)
     run_now(h, job.id, quiet=json)
     detail = job_detail(h, job.id)
+    if detail["status"] != "done":
+        if json:
+            print_json(detail)
+        raise UserError(f"demo job {job.id} {detail['status']}: {detail['error']}")
+    experiments = {kind: _demo_experiment(h, kind, fields, job.id, json)
+                   for kind, fields in (("sweep", DEMO_SWEEP), ("walk", DEMO_WALK))}
     if json:
-        print_json(detail)
+        print_json({**detail, "experiments": experiments})
     else:
+        from aetui.cli.experiment_cmds import print_results
         from aetui.cli.render import job_panel
 
         job_panel(detail)
-        typer.echo(f"\nTensorBoard logs: {detail['run_dir']}/tb   (view them with `aetui tb --home {h.path}`)")
-    if detail["status"] != "done":
-        raise UserError(f"demo job {job.id} {detail['status']}: {detail['error']}")
+        for kind, d in experiments.items():
+            typer.echo(f"\n{kind} (job {d['id']}): {d['label']}")
+            print_results(d)
+        typer.echo(f"\nTensorBoard logs: {h.runs}   (view them with `aetui tb --home {h.path}`)")
+    failed = [d for d in experiments.values() if d["status"] != "done"]
+    if failed:
+        raise UserError(f"demo job {failed[0]['id']} {failed[0]['status']}: {failed[0]['error']}")
+
+
+def _demo_experiment(h, kind: str, fields: dict, parent: int, quiet: bool) -> dict:
+    """Queue one experiment on the demo's training run and run it here."""
+    from aetui.experiments.parent import submit_experiment
+    from aetui.jobs import job_detail
+    from aetui.worker.foreground import run_now
+
+    job = submit_experiment(h, kind, fields, str(parent))
+    typer.echo(f"demo: queued job {job.id}: {job.label}", err=quiet)
+    run_now(h, job.id, quiet=quiet)
+    return job_detail(h, job.id)
 
 
 def tb(

@@ -99,7 +99,8 @@ def sample(home) -> DevicesReport:
     running = list_jobs(home.db, status="running", limit=200)
     by_device: dict[str, list[int]] = {}
     for job in running:
-        by_device.setdefault(job.assigned_device or job.device, []).append(job.id)
+        for device in (job.assigned_device or job.device).split(","):  # a multi-device job holds several
+            by_device.setdefault(device.strip(), []).append(job.id)
     stats = gpu_stats() or [cpu_stat()]
     devices = tuple(DeviceStat(**{**d.__dict__, "jobs": tuple(sorted(by_device.get(d.name, ())))}) for d in stats)
     return DevicesReport(devices=devices, workers=tuple(running_workers(home)), paused=is_paused(home.db),
