@@ -86,6 +86,26 @@ def iter_image_files(folder: Path):
             if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
+def any_readable_image(folder: Path, *, limit: int = 64) -> bool | None:
+    """Whether an image under ``folder`` decodes, looking at no more than ``limit`` files:
+    True at the first that does, False when every file was tried and none did, None when
+    the limit ran out first (undecided; loading the data decides). Imports Pillow, so
+    only call it where a check may cost that (queue time, a few files)."""
+    from PIL import Image
+
+    for tried, path in enumerate(iter_image_files(folder)):
+        if tried == limit:
+            return None
+        try:
+            with Image.open(path) as im:
+                im.draft("RGB", (64, 64))  # JPEG: decode at a reduced scale
+                im.load()
+            return True
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+            continue
+    return False
+
+
 def check_source(src: DataSource, *, home: Path, download: bool = False) -> None:
     """Raise ``ValueError`` (one line) if ``src`` cannot be loaded as it stands."""
     if src.kind == "builtin":

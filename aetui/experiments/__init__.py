@@ -14,6 +14,7 @@ RUNNERS = {
     "sweep": "aetui.experiments.sweep",
     "walk": "aetui.experiments.walk",
     "probe": "aetui.experiments.probe",
+    "noop": "aetui.experiments.noop",  # hidden: a test and benchmark aid for the queue
 }
 
 
