@@ -1,0 +1,203 @@
+"""Verbs that turn a trained autoencoder into the article's experiments: sweep, walk, probe.
+
+Each queues one job of its kind on a finished training job (its parent) or on a
+checkpoint file (an outside model), after checking it against that model; `--now` runs
+it here in the foreground with a progress bar.
+"""
+
+# Annotations stay plain (no `from __future__ import annotations`): Typer would compile and
+# evaluate all commands' annotation strings on every start, ~50 ms (benchmarks/cli_start.py).
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+from aetui.cli.options import HomeOpt, JsonOpt, home_of, print_json, user_errors
+
+Opt = typer.Option
+TargetArg = Annotated[str, typer.Argument(
+    metavar="JOB_ID|CHECKPOINT", show_default=False,
+    help="a finished training job's id, or a checkpoint file (.pt) of an outside model")]
+NowOpt = Annotated[bool, Opt("--now", help="run it here in the foreground, with a progress bar")]
+PriorityOpt = Annotated[int, Opt(help="higher runs first")]
+DeviceOpt = Annotated[str, Opt(help="auto, cpu or cuda:N")]
+DataOpt = Annotated[Optional[str], Opt(help="held-out images from this data instead of the model's own (needed for a checkpoint without its training spec)", show_default=False)]
+SeedOpt = Annotated[Optional[int], Opt(help="seed of the noise draws [default: 0]", show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    for fn in (sweep, walk, probe):
+        app.command(name=fn.__name__)(user_errors(fn))
+
+
+def sweep(
+    target: TargetArg,
+    noise: Annotated[str, Opt(help="corruption and its fixed parameters: mix (x'=a*x+(1-a)*N(mu,sigma)), "
+                                   "gauss, saltpepper, mask or blur; e.g. mix:mu=0.5,sigma=0.2")] = "mix",
+    levels: Annotated[Optional[str], Opt(help="level grid: a,b,c or start:stop:count [default: the noise's "
+                                              "own level if it names one, else a grid per noise, mix: "
+                                              "0.9,0.7,0.5,0.3,0.1]", show_default=False)] = None,
+    images: Annotated[Optional[int], Opt(help="held-out images [default: 64]", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], Opt(help="images per forward pass [default: 64]", show_default=False)] = None,
+    bn: Annotated[Optional[str], Opt(help="batch norm: train (batch statistics, the article) or eval [default: train]", show_default=False)] = None,
+    control: Annotated[Optional[bool], Opt("--control/--no-control", help="also the untrained model, same seed [default: on]", show_default=False)] = None,
+    samples: Annotated[Optional[int], Opt(help="images in each level's triplet PNG [default: 8]", show_default=False)] = None,
+    data: DataOpt = None,
+    seed: SeedOpt = None,
+    now: NowOpt = False,
+    priority: PriorityOpt = 0,
+    device: DeviceOpt = "auto",
+    json: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Noise sweep: input vs output error per corruption level, trained vs untrained.
+
+    Examples: `aetui sweep 3` · `aetui sweep 3 --noise mix --levels 0.9,0.7,0.5,0.3,0.1` ·
+    `aetui sweep 3 --noise gauss --levels 0.05:0.8:8 --now` · `aetui sweep run/final.pt --data builtin`
+    """
+    fields = {"noise": noise, "levels": levels, "images": images, "batch_size": batch_size, "bn": bn,
+              "control": control, "samples": samples, "data": data, "seed": seed}
+    _queue_and_maybe_run("sweep", fields, target, now=now, priority=priority, device=device, as_json=json, home=home)
+
+
+def walk(
+    target: TargetArg,
+    mode: Annotated[str, Opt(help="iterate (x <- O(x)), latent (h <- E(D(h)) + eps*N(0,1)) or diffuse "
+                                  "(x <- (n/N) O(x) + (1-n/N) N(0.7,0.2))")] = "iterate",
+    steps: Annotated[Optional[int], Opt(help="steps [default: 200]", show_default=False)] = None,
+    chains: Annotated[Optional[int], Opt(help="chains walked together, one batch [default: 16]", show_default=False)] = None,
+    start: Annotated[Optional[str], Opt(help="noise (N(mu, sigma)) or data (held-out images) [default: noise]", show_default=False)] = None,
+    eps: Annotated[Optional[float], Opt(help="latent noise std, --mode latent [default: 0.2]", show_default=False)] = None,
+    every: Annotated[Optional[int], Opt(help="save every k-th frame [default: about 40 frames]", show_default=False)] = None,
+    move_threshold: Annotated[Optional[float], Opt(help="a chain moves while ||x_{n+1}-x_n|| is above this [default: 1e-3*sqrt(3*res*res)]", show_default=False)] = None,
+    mu: Annotated[Optional[float], Opt(help="mean of the start and diffusion noise [default: 0.7]", show_default=False)] = None,
+    sigma: Annotated[Optional[float], Opt(help="std of the start and diffusion noise [default: 0.2]", show_default=False)] = None,
+    bn: Annotated[Optional[str], Opt(help="batch norm: train (the article) or eval [default: train]", show_default=False)] = None,
+    data: DataOpt = None,
+    seed: SeedOpt = None,
+    now: NowOpt = False,
+    priority: PriorityOpt = 0,
+    device: DeviceOpt = "auto",
+    json: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Manifold walk: chains of images iterated through the model; frames, GIF, filmstrip.
+
+    Examples: `aetui walk 3 --mode diffuse --steps 200 --chains 16` ·
+    `aetui walk 3 --mode latent --eps 0.2 --steps 300 --start data` · `aetui walk 3 --mode iterate --steps 100 --now`
+    """
+    fields = {"mode": mode, "steps": steps, "chains": chains, "start": start, "eps": eps, "every": every,
+              "move_threshold": move_threshold, "mu": mu, "sigma": sigma, "bn": bn, "data": data, "seed": seed}
+    _queue_and_maybe_run("walk", fields, target, now=now, priority=priority, device=device, as_json=json, home=home)
+
+
+def probe(
+    target: TargetArg,
+    layer: Annotated[str, Opt(help="layer whose output is matched, e.g. output, bottleneck, inc (unet), "
+                                   "hidden3 (mlp); a wrong name lists them")] = "output",
+    iters: Annotated[Optional[int], Opt(help="gradient steps on the input [default: 500]", show_default=False)] = None,
+    lr: Annotated[Optional[float], Opt(help="step size of plain gradient descent [default: 0.1]", show_default=False)] = None,
+    images: Annotated[Optional[int], Opt(help="held-out images to reconstruct [default: 4]", show_default=False)] = None,
+    bn: Annotated[Optional[str], Opt(help="batch norm: eval (as the original probe) or train [default: eval]", show_default=False)] = None,
+    data: DataOpt = None,
+    seed: SeedOpt = None,
+    now: NowOpt = False,
+    priority: PriorityOpt = 0,
+    device: DeviceOpt = "auto",
+    json: JsonOpt = False,
+    home: HomeOpt = None,
+) -> None:
+    """Representation probe: the input a layer's output implies, trained vs untrained.
+
+    Examples: `aetui probe 3` · `aetui probe 3 --iters 500` · `aetui probe 3 --layer bottleneck --now`
+    """
+    fields = {"layer": layer, "iters": iters, "lr": lr, "images": images, "bn": bn, "data": data, "seed": seed}
+    _queue_and_maybe_run("probe", fields, target, now=now, priority=priority, device=device, as_json=json, home=home)
+
+
+def _queue_and_maybe_run(kind: str, fields: dict[str, Any], target: str, *, now: bool, priority: int, device: str,
+                         as_json: bool, home: str | None) -> None:
+    """Queue (nothing on bad input), then either report the job or run it here."""
+    from aetui.experiments.parent import submit_experiment
+    from aetui.jobs import job_detail, job_summary
+
+    h = home_of(home)
+    job = submit_experiment(h, kind, fields, target, priority=priority, device=device)
+    if not now:
+        if as_json:
+            print_json(job_summary(job))
+        else:
+            typer.echo(job.id)
+        _warn_without_worker(h)
+        return
+    from aetui.worker.foreground import run_now
+
+    typer.echo(f"{kind}: queued job {job.id}: {job.label}", err=True)
+    run_now(h, job.id, device=device, quiet=as_json)
+    detail = job_detail(h, job.id)
+    if as_json:
+        print_json(detail)
+    else:
+        print_results(detail)
+    if detail["status"] != "done":
+        typer.echo(f"aetui: job {job.id} {detail['status']}: {detail['error']}", err=True)
+        raise typer.Exit(1)
+
+
+def _warn_without_worker(h) -> None:
+    from aetui.worker.registry import running_workers
+
+    if not running_workers(h):
+        typer.echo("aetui: no worker is running; start one with `aetui worker` (or `aetui worker --detach`)", err=True)
+
+
+def print_results(detail: dict[str, Any]) -> None:
+    """A finished experiment's numbers, for people: the sweep table, walk or probe summary."""
+    from rich.console import Console
+
+    console = Console()
+    results = detail.get("results") or {}
+    kind = detail["kind"]
+    if kind == "sweep" and results.get("points"):
+        console.print(sweep_table(results))
+    elif kind == "walk" and results.get("step_size"):
+        console.print(walk_summary(results))
+    elif kind == "probe" and "trained_mse" in results:
+        console.print(probe_summary(results))
+    if detail.get("run_dir"):
+        console.print(f"files: {detail['run_dir']}   (TensorBoard: `aetui tb`)")
+
+
+def sweep_table(results: dict[str, Any]):
+    """A rich table of a sweep's points: one row per level (fits 80 columns)."""
+    from rich.table import Table
+
+    control = "control_output_mse" in results["points"][0]
+    table = Table(title=f"{results.get('noise')}  bn={results.get('bn')}  {results.get('images')} held-out images",
+                  header_style="bold", box=None, collapse_padding=True, pad_edge=False)
+    cols = ["level", "in mse", "out mse", "ratio", "psnr in", "psnr out", "copy mse"]
+    cols += ["ctrl out", "ctrl ratio"] if control else []
+    for col in cols:
+        table.add_column(col, justify="right", no_wrap=True)
+    for p in results["points"]:
+        row = [_f(p["level"]), _f(p["input_mse"]), _f(p["output_mse"]), _f(p["ratio"]),
+               _f(p["psnr_in"]), _f(p["psnr_out"]), _f(p["copy_mse"])]
+        if control:
+            row += [_f(p["control_output_mse"]), _f(p["control_ratio"])]
+        table.add_row(*row)
+    return table
+
+
+def walk_summary(r: dict[str, Any]) -> str:
+    return (f"walk {r['mode']}: {r['steps']} steps x {r['chains']} chains, {r['frame_count']} frames; "
+            f"final step size {_f(r['final_step_size'])} (threshold {_f(r['move_threshold'])}), "
+            f"{r['moving_chains']}/{r['chains']} chains still moving")
+
+
+def probe_summary(r: dict[str, Any]) -> str:
+    return (f"probe {r['layer']} {tuple(r['layer_shape'])}, {r['iters']} iters: mean squared distance to the "
+            f"input: trained {_f(r['trained_mse'])}, untrained {_f(r['untrained_mse'])} (start {_f(r['start_mse'])})")
+
+
+def _f(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}g}"

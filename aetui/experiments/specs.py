@@ -1,0 +1,224 @@
+"""Specs of the experiments on a trained model: `sweep`, `walk` and `probe`.
+
+Importing this module registers them with `aetui.specs` (its `parse_spec` imports it).
+Like the training spec they validate without torch. What depends on the model they run
+on (a latent walk needs an encoder/decoder split, a probe needs a layer the model has)
+is checked by `check_model` against a :class:`aetui.experiments.parent.ModelInfo`
+before the job is queued (`aetui.experiments.parent.submit_experiment`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from aetui.experiments.parent import ModelInfo, layer_names
+from aetui.specs import register
+
+BN = Literal["train", "eval"]
+
+# A sweep's level grid when `--levels` is not given (and the noise names no level).
+DEFAULT_LEVELS = {
+    "mix": "0.9,0.7,0.5,0.3,0.1",
+    "gauss": "0.05:0.8:8",
+    "saltpepper": "0.05:0.5:6",
+    "mask": "0.1:0.7:4",
+    "blur": "0.5:4:8",
+}
+FRAMES_TARGET = 40  # a walk saves about this many frames unless --every says otherwise
+
+
+class _OnModel(BaseModel):
+    """Fields every experiment on a trained model has."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    checkpoint: str | None = Field(None, description="an outside model: a checkpoint file instead of a parent job")
+    data: str | None = Field(None, description="take the held-out images from this data instead of the model's own")
+    seed: int = Field(0, description="seed of the noise draws")
+    bn: BN = Field("train", description="batch norm: train (batch statistics, the article) or eval (running)")
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from aetui.data.sources import parse_source
+
+        return str(parse_source(v))
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _checkpoint(cls, v: str | None) -> str | None:
+        return None if v is None else str(Path(v).expanduser().resolve())
+
+    def check_files(self, home: Path) -> None:
+        """What can only be checked on this machine: the checkpoint and data files exist."""
+        if self.checkpoint is not None and not Path(self.checkpoint).is_file():
+            raise ValueError(f"checkpoint {self.checkpoint} does not exist")
+        if self.data is not None:
+            from aetui.data.sources import check_source, parse_source
+
+            check_source(parse_source(self.data), home=home, download=False)
+
+    def check_model(self, info: ModelInfo) -> None:
+        """Raise ValueError (one line) if this experiment cannot run on that model."""
+        if self.data is None and info.data is None:
+            raise ValueError(f"{info.source} has no training spec to take the data from; give --data")
+
+    def _check_batch(self, info: ModelInfo, batch: int, flag: str) -> None:
+        # BatchNorm1d cannot take batch statistics of a single vector
+        if info.model == "mlp" and self.bn == "train" and batch < 2:
+            raise ValueError(f"{flag} must be at least 2 for an mlp with --bn train (batch statistics)")
+
+    def _of(self) -> str:
+        return f" of {Path(self.checkpoint).name}" if self.checkpoint else ""
+
+
+class SweepSpec(_OnModel):
+    """Input and output error of a trained model (and of its untrained control) over a
+    grid of corruption levels, on held-out images."""
+
+    kind: Literal["sweep"] = "sweep"
+    noise: str = Field("mix", description="corruption with its fixed parameters, e.g. mix or mix:mu=0.5")
+    levels: list[float] = Field(default_factory=list, description="level grid: a,b,c or start:stop:count")
+    images: int = Field(64, ge=1, le=100_000, description="held-out images")
+    batch_size: int = Field(64, ge=1, description="images per forward pass (batch statistics in --bn train)")
+    control: bool = Field(True, description="also run the untrained model (same seed)")
+    samples: int = Field(8, ge=1, le=64, description="images shown in each level's triplet")
+
+    @field_validator("noise")
+    @classmethod
+    def _noise(cls, v: str) -> str:
+        from aetui.corruptions import parse_corruption
+
+        return str(parse_corruption(v))
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _levels(cls, v: Any, info: ValidationInfo) -> Any:
+        from aetui.corruptions import parse_levels
+
+        noise = info.data.get("noise")
+        if noise is None:  # the noise itself is invalid; that error is reported
+            return []
+        name = noise.partition(":")[0]
+        if isinstance(v, str):
+            return parse_levels(v, name)
+        if isinstance(v, (int, float)):
+            v = [v]
+        if isinstance(v, list):
+            return parse_levels(",".join(repr(float(x)) for x in v), name) if v else []
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_levels(cls, data: Any) -> Any:
+        """No --levels: the level the noise names (mix:0.3), else its default grid."""
+        if not isinstance(data, dict) or data.get("levels") not in (None, "", []):
+            return data
+        text = str(data.get("noise", "mix")).strip()
+        name, _, rest = text.partition(":")
+        first = rest.split(",")[0].strip() if rest.strip() else ""
+        levels = first if first and "=" not in first else DEFAULT_LEVELS.get(name.strip().lower(), "")
+        return {**data, "levels": levels or None}
+
+    def check_model(self, info: ModelInfo) -> None:
+        super().check_model(info)
+        self._check_batch(info, min(self.images, self.batch_size), "--images and --batch-size")
+
+    @property
+    def steps(self) -> int:
+        """Progress is counted in levels."""
+        return len(self.levels)
+
+    @property
+    def label(self) -> str:
+        grid = ",".join(f"{v:g}" for v in self.levels)
+        return f"sweep {self.noise.partition(':')[0]} [{grid}] bn={self.bn}{self._of()}"
+
+
+class WalkSpec(_OnModel):
+    """A manifold walk: chains of images iterated through the model, saved as frames."""
+
+    kind: Literal["walk"] = "walk"
+    mode: Literal["iterate", "latent", "diffuse"] = Field(
+        "iterate", description="iterate: x <- O(x); latent: h <- E(D(h)) + eps*N(0,1); "
+                               "diffuse: x <- (n/N) O(x) + (1-n/N) N(mu, sigma)")
+    steps: int = Field(200, ge=1, le=100_000)
+    chains: int = Field(16, ge=1, le=4096, description="chains walked together (one batch)")
+    start: Literal["noise", "data"] = Field("noise", description="noise: N(mu, sigma); data: held-out images")
+    eps: float | None = Field(None, ge=0, description="latent noise std (latent mode; default 0.2)")
+    every: int | None = Field(None, ge=1, description="save every k-th frame (default: about 40 frames)")
+    move_threshold: float | None = Field(
+        None, gt=0, description="a chain moves while its step ||x_{n+1}-x_n|| is above this "
+                                "(default 1e-3 * sqrt(pixels of an image))")
+    mu: float = Field(0.7, ge=-10, le=10, description="mean of the start and diffusion noise")
+    sigma: float = Field(0.2, ge=0, le=10, description="std of the start and diffusion noise")
+
+    @model_validator(mode="after")
+    def _resolve(self) -> "WalkSpec":
+        if self.eps is not None and self.mode != "latent":
+            raise ValueError(f"--eps applies to --mode latent only, not {self.mode}")
+        if self.mode == "latent" and self.eps is None:
+            self.eps = 0.2
+        if self.every is None:
+            self.every = max(1, math.ceil(self.steps / FRAMES_TARGET))
+        return self
+
+    def check_model(self, info: ModelInfo) -> None:
+        from aetui.models.catalog import supports_latent
+
+        super().check_model(info)
+        if self.mode == "latent" and not supports_latent(info.model, **info.options):
+            why = " with skips" if info.options.get("skips") else ""
+            raise ValueError(f"--mode latent needs an encoder/decoder split, which {info.source} "
+                             f"({info.model}{why}) has not; use --mode iterate or diffuse")
+        self._check_batch(info, self.chains, "--chains")
+
+    def frame_steps(self) -> list[int]:
+        """The steps whose frames are saved: 0, k, 2k, ... and always the last one."""
+        steps = list(range(0, self.steps + 1, self.every))
+        return steps if steps[-1] == self.steps else [*steps, self.steps]
+
+    @property
+    def label(self) -> str:
+        eps = f" eps={self.eps:g}" if self.mode == "latent" else ""
+        return f"walk {self.mode}{eps} {self.steps} steps x{self.chains} from {self.start}{self._of()}"
+
+
+class ProbeSpec(_OnModel):
+    """Input representation: gradient descent on an input until a layer's output matches
+    that of a held-out image, for the trained and the untrained model."""
+
+    kind: Literal["probe"] = "probe"
+    layer: str = Field("output", description="layer whose output is matched (see the model's probe_layers)")
+    iters: int = Field(500, ge=1, le=1_000_000)
+    lr: float = Field(0.1, gt=0, description="plain gradient-descent step on the input")
+    images: int = Field(4, ge=1, le=256, description="held-out images to reconstruct (one batch)")
+    bn: BN = Field("eval", description="batch norm mode; eval (running statistics) as the original probe code")
+
+    def check_model(self, info: ModelInfo) -> None:
+        super().check_model(info)
+        names = layer_names(info.model, info.options)
+        if self.layer not in names:
+            raise ValueError(f"unknown layer {self.layer!r} for {info.source} ({info.model}); "
+                             f"layers: {', '.join(names)}")
+        self._check_batch(info, self.images, "--images")
+
+    @property
+    def steps(self) -> int:
+        """Progress counts the iterations of both models."""
+        return 2 * self.iters
+
+    @property
+    def label(self) -> str:
+        return f"probe {self.layer} {self.iters} iters lr={self.lr:g}{self._of()}"
+
+
+register("sweep", SweepSpec)
+register("walk", WalkSpec)
+register("probe", ProbeSpec)
