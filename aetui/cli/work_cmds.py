@@ -131,13 +131,13 @@ def _detached_child(
 
 
 DEMO_SPEC = {
-    "model": "unet", "res": 32, "data": "builtin:512", "steps": 300, "batch_size": 32, "lr": 1e-3,
-    "options": {"base_width": 16, "depth": 3}, "log_every": 10, "image_every": 100, "checkpoint_every": 100,
+    "model": "unet", "res": 32, "data": "builtin:512", "steps": 400, "batch_size": 16, "lr": 2e-3,
+    "options": {"base_width": 8, "depth": 3}, "log_every": 10, "image_every": 100, "checkpoint_every": 100,
 }
 
 
 DEMO_SWEEP = {"noise": "mix", "levels": "0.9,0.7,0.5,0.3,0.1", "images": 64}
-DEMO_WALK = {"mode": "diffuse", "steps": 100, "chains": 16}
+DEMO_WALK = {"mode": "diffuse", "steps": 60, "chains": 8}
 
 
 def demo(json: JsonOpt = False, home: HomeOpt = None) -> None:
