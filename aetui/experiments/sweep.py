@@ -34,48 +34,32 @@ PSNR_CAP_DB = 100.0  # PSNR of an exact copy (MSE 0) is reported as this
 
 
 def run(spec: SweepSpec, ctx: JobContext) -> None:
-    import torch
-
-    from aetui.corruptions import apply as corrupt
     from aetui.corruptions import parse_corruption
 
     t_start = time.time()
     ctx.started(0)
-    device = torch.device(ctx.device)
     parent = load_parent(spec, ctx)
     control = fresh_model(parent.info, ctx.device) if spec.control else None
     x = heldout_images(spec, parent.info, ctx, spec.images)
     corruption = parse_corruption(spec.noise)
+    # "" is the trained model, "control_" the untrained one: the prefix of their result keys
     models = {"": parent.model, **({"control_": control} if control is not None else {})}
-    clean_out = {p: forward(m, x, spec.bn, spec.batch_size) for p, m in models.items()}
-    tb = writer(ctx.run_dir)
+    clean_out = {prefix: forward(m, x, spec.bn, spec.batch_size) for prefix, m in models.items()}
     points: list[dict[str, Any]] = []
     triplets: list[str] = []
-    k = min(spec.samples, len(x))
-    for i, level in enumerate(spec.levels):
-        if ctx.should_stop():
-            tb.close()
-            raise StopRequested(i)
-        gen = torch.Generator(device=device).manual_seed(spec.seed)
-        xc = corrupt(x, corruption, level=level, generator=gen)
-        point: dict[str, Any] = {"level": level, **input_metrics(x, xc)}
-        out = None
-        for prefix, model in models.items():
-            y = forward(model, xc, spec.bn, spec.batch_size)
-            point.update({prefix + key: v for key, v in output_metrics(x, xc, y, clean_out[prefix]).items()})
-            out = y if prefix == "" else out
-        points.append(point)
-        grid = image_grid(torch.cat([x[:k], xc[:k], out[:k]]), nrow=k)
-        name = f"triplets/level_{i:02d}.png"
-        save_png(grid, ctx.artifact_path(name))
-        triplets.append(name)
-        tb.add_image("sweep/triplet", grid, i)
-        for key in SCALARS:
-            if point.get(key) is not None:
-                tb.add_scalar(f"sweep/{key}", point[key], i)
-        tb.add_scalar("sweep/level", level, i)
-        ctx.progress(i + 1, len(spec.levels), force=i + 1 == len(spec.levels))
-    tb.close()
+    tb = writer(ctx.run_dir)
+    try:
+        for i, level in enumerate(spec.levels):
+            if ctx.should_stop():
+                raise StopRequested(i)
+            point, grid = sweep_level(spec, corruption, level, x, models, clean_out)
+            points.append(point)
+            triplets.append(f"triplets/level_{i:02d}.png")
+            save_png(grid, ctx.artifact_path(triplets[-1]))
+            log_level(tb, i, point, grid)
+            ctx.progress(i + 1, len(spec.levels), force=i + 1 == len(spec.levels))
+    finally:
+        tb.close()
     plot_path = plot(spec, points, len(x), ctx)
     ctx.artifact_path("points.json").write_text(json.dumps(points, indent=1))
     clean = {prefix + "clean_mse": mean_mse(y, x) for prefix, y in clean_out.items()}
@@ -88,6 +72,32 @@ def run(spec: SweepSpec, ctx: JobContext) -> None:
                  "denoising_levels": sum(r < 1 for r in ratios), "wall_s": round(time.time() - t_start, 3)},
         artifacts={"triplets": triplets, "plot": plot_path, "points": "points.json", "tensorboard": "tb"},
     )
+
+
+def sweep_level(spec: SweepSpec, corruption, level: float, x, models: dict, clean_out: dict):
+    """One level: its point (metrics of every model) and its triplet grid (clean /
+    corrupted / trained output, one row each). Every level draws the same noise (seed)."""
+    import torch
+
+    from aetui.corruptions import apply as corrupt
+
+    gen = torch.Generator(device=x.device).manual_seed(spec.seed)
+    xc = corrupt(x, corruption, level=level, generator=gen)
+    point: dict[str, Any] = {"level": level, **input_metrics(x, xc)}
+    outputs = {prefix: forward(m, xc, spec.bn, spec.batch_size) for prefix, m in models.items()}
+    for prefix, y in outputs.items():
+        point.update({prefix + key: v for key, v in output_metrics(x, xc, y, clean_out[prefix]).items()})
+    k = min(spec.samples, len(x))
+    return point, image_grid(torch.cat([x[:k], xc[:k], outputs[""][:k]]), nrow=k)
+
+
+def log_level(tb, i: int, point: dict[str, Any], grid) -> None:
+    """TensorBoard: the level's scalars and triplet at step i (the level's index)."""
+    tb.add_image("sweep/triplet", grid, i)
+    for key in SCALARS:
+        if point.get(key) is not None:
+            tb.add_scalar(f"sweep/{key}", point[key], i)
+    tb.add_scalar("sweep/level", point["level"], i)
 
 
 SCALARS = ("input_mse", "output_mse", "ratio", "psnr_in", "psnr_out", "copy_mse", "noise_gain",
