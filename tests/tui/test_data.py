@@ -65,16 +65,13 @@ def test_first_page_reads_sqlite_without_sqlalchemy(seeded, tmp_path):
     assert first_page("postgresql://x/y", 3) is None
 
 
-def test_ten_thousand_rows_window_is_fast(big_home):
-    import time
-
+def test_ten_thousand_rows_are_read_as_a_window(big_home):
+    """A window of rows under a sort or filter, never the whole table (speed: benchmarks/dashboard.py)."""
     home = big_home
-    t = time.perf_counter()
     rows, total = fetch_window(home.db, JobQuery(sort="loss"), 5_000, 150)
     assert total == 10_008 and len(rows) == 150
     rows, total = fetch_window(home.db, JobQuery(text="mlp"), 3_000, 150)
-    assert total == 3_333 and all(r.model == "mlp" for r in rows)
-    assert time.perf_counter() - t < 2.0
+    assert total == 3_333 and all(r.model == "mlp" for r in rows) and len(rows) == 150
 
 
 def test_results_albums_by_kind(seeded):

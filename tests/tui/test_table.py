@@ -303,22 +303,19 @@ def test_resizing_between_80x24_and_200x50_keeps_a_sane_layout(seeded):
     drive(app, scenario)
 
 
-def test_first_paint_with_ten_thousand_runs(big_home):
-    """The table has rows well within a second of mounting, before SQLAlchemy is even needed."""
-    import time
-
+def test_first_paint_with_ten_thousand_runs_holds_a_window(big_home):
+    """With 10,000 runs the table loads a window of rows, not all of them (the time it
+    takes is measured in benchmarks/dashboard.py, not asserted here)."""
     app = make_app(big_home)
 
     async def main():
-        start = time.perf_counter()
         async with app.run_test(size=(80, 24)) as pilot:
             table = pilot.app.screen.table
             while not table.loaded:
                 await asyncio.sleep(0.01)
-            elapsed = time.perf_counter() - start
             await ready(pilot)
             assert table.total == 10_008
-            return elapsed
+            return len(table._rows)
 
-    elapsed = asyncio.run(main())
-    assert elapsed < 1.5, f"first rows after {elapsed:.2f}s"
+    held = asyncio.run(main())
+    assert 0 < held < 1_000
