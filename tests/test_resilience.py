@@ -197,6 +197,10 @@ def test_cancel_kills_after_the_grace_period_and_slots_per_device(home, tmp_path
     worker = start_worker(home, log, "--until-empty", "--per-device", "2", "--grace", "1")
     wait_for(lambda: polled(home, stubborn)[0].status == polled(home, quick)[0].status == "running",
              every=0.2, what="both jobs running at once")
+    stubborn_log = Path(detail(home, stubborn)["run_dir"]) / "noop.log"
+    # cancel only once the child is inside its long step: before its SIGTERM handler exists,
+    # SIGTERM simply ends it and there is nothing to kill
+    wait_for(stubborn_log.exists, every=0.2, what="the stubborn job inside its step")
     assert aetui_json(home, "cancel", str(stubborn))["status"] == "running"
     assert worker.wait(timeout=120) == 0
     out = log.read_text()
@@ -206,6 +210,30 @@ def test_cancel_kills_after_the_grace_period_and_slots_per_device(home, tmp_path
     assert d["attempts"][-1]["outcome"] == "cancelled"
     assert detail(home, quick)["status"] == "done"
     assert detail(home, pinned.id)["status"] == "queued"
+
+
+def test_worker_stopped_while_its_child_starts_requeues_the_job(home, tmp_path):
+    """SIGTERM to the worker the moment its child exists: the child usually dies of the
+    signal before its own handler is installed. That is the stop the worker asked for, so
+    the job goes back to the queue, never to failed."""
+    (job,) = submit(home, "noop", [{"steps": 4, "sleep_s": 0.2}])
+    log = tmp_path / "worker.log"
+    worker = start_worker(home, log, "--grace", "30")
+    # the attempt holds the worker's pid from the claim, then its child's
+    child = wait_for(lambda: polled(home, job)[1] and polled(home, job)[1][-1].pid not in (None, worker.pid)
+                     and polled(home, job)[1][-1].pid, every=0.01, what="the child's pid")
+    os.kill(child, signal.SIGSTOP)  # held inside interpreter start-up, before its handler
+    worker.send_signal(signal.SIGTERM)
+    wait_for(lambda: "checkpointing and requeueing" in log.read_text(), what="the worker's SIGTERM to its child")
+    os.kill(child, signal.SIGCONT)  # the pending SIGTERM now ends it
+    assert worker.wait(timeout=120) == 0
+    run_dir = Path(detail(home, job)["run_dir"])
+    assert not (run_dir / "stdout.log").read_text(), "the child got past start-up: the test missed its window"
+    j, attempts = polled(home, job)
+    assert j.status == "queued" and j.error is None, (j, log.read_text())
+    assert [a.outcome for a in attempts] == ["requeued"]
+    run_worker(home)
+    assert detail(home, job)["status"] == "done"
 
 
 def test_two_detached_workers_started_at_once_one_is_refused(home):

@@ -42,6 +42,10 @@ class Child:
     files: list = field(default_factory=list)
 
 
+def _ended_by_our_signal(code: int, child: Child) -> bool:
+    return child.term_sent_at is not None and code in (-signal.SIGTERM, -signal.SIGKILL)
+
+
 def _die_with_parent(parent: int) -> None:
     """In the child before exec: get SIGTERM when the worker dies (Linux), so no job runs
     on after its worker is gone and the job is requeued from its checkpoint."""
@@ -202,7 +206,9 @@ class Worker:
                 if job.cancel_requested:
                     queue.finish(self.home.db, job_id=job.id, worker=self.owner, status="cancelled",
                                  error="cancelled by user")
-                elif code == EXIT_STOPPED and self.stopping:
+                elif self.stopping and (code == EXIT_STOPPED or _ended_by_our_signal(code, child)):
+                    # a child still starting up when our SIGTERM came dies of it before its
+                    # handler exists: that is the stop we asked for, not a crash
                     queue.finish(self.home.db, job_id=job.id, worker=self.owner, status="queued")
                 else:
                     why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
