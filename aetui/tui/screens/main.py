@@ -8,6 +8,8 @@ when rows came, went, or moved under the current filter and sort).
 
 from __future__ import annotations
 
+import threading
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -89,6 +91,7 @@ class MainScreen(JobActions, Screen):
         self._polling = False
         self._poll_again = False
         self._applied: dict[int, float] = {}  # job id -> updated_at of the row last patched in
+        self._first_frame = threading.Event()  # the first rows are on the terminal
 
     # ---- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -122,6 +125,9 @@ class MainScreen(JobActions, Screen):
         if fast is not None:  # paint now; the store (SQLAlchemy) finishes loading below
             rows, total, counts, seen = fast
             self.post_message(WindowLoaded(query, 0, rows, total, follow_id=None, counts=counts))
+            # importing SQLAlchemy holds the GIL for most of a second: let the rows reach the
+            # terminal first (the UI sets this after that frame; the timeout covers a lost one)
+            self._first_frame.wait(timeout=1.0)
         try:
             from store.queries import count_jobs
 
@@ -173,6 +179,8 @@ class MainScreen(JobActions, Screen):
             return  # the filter or sort changed while it loaded
         self.table.set_window(message.offset, message.rows, message.total, query=message.query,
                               follow_id=message.follow_id)
+        if not self._first_frame.is_set():
+            self.call_after_refresh(self._first_frame.set)
         if message.counts is not None:
             self.query_one(StatusTabs).update(counts=message.counts)
 
