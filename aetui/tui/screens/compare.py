@@ -10,11 +10,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from aetui.tui.data.results import Picture, Results
-from aetui.tui.widgets.image_view import ImageView, resume_graphics, suspend_graphics
+from aetui.tui.screens.graphics_screen import GraphicsScreen
+from aetui.tui.widgets.image_view import ImageView
 from aetui.tui.widgets.loss_plot import PALETTE, LossPlot, series
 
 MAX_SIDE_BY_SIDE = 4
@@ -45,7 +45,7 @@ def pick(results: Results, album_name: str, step: int | None, index: int) -> Pic
     return album.pictures[min(index, len(album.pictures) - 1)]
 
 
-class CompareScreen(Screen):
+class CompareScreen(GraphicsScreen):
     BINDINGS = [
         Binding("escape,q,backspace", "back", "Back"),
         Binding("left,h", "step(-1)", "Prev step"),
@@ -148,16 +148,6 @@ class CompareScreen(Screen):
             caption.update(f"#{run.job_id} · {pic.title if pic else '—'} · {run.title}")
             view.placeholder = "no picture"
             view.path = pic.path if pic else None
-
-    def on_screen_suspend(self) -> None:
-        suspend_graphics(self)
-
-    def on_screen_resume(self) -> None:
-        resume_graphics(self)
-
-    def action_back(self) -> None:
-        suspend_graphics(self)
-        self.dismiss()
 
     def action_step(self, delta: int) -> None:
         positions = self._positions()

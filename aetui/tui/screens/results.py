@@ -12,14 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
 from aetui.tui import format as fmt
 from aetui.tui.data.results import Album, Results
 from aetui.tui.data.rows import JobRow
-from aetui.tui.widgets.image_view import ImageView, resume_graphics, suspend_graphics
+from aetui.tui.screens.graphics_screen import GraphicsScreen
+from aetui.tui.widgets.image_view import ImageView
 
 POINT_COLUMNS = (("level", "level"), ("input_mse", "in MSE"), ("output_mse", "out MSE"), ("ratio", "ratio"),
                  ("psnr_in", "PSNR in"), ("psnr_out", "PSNR out"), ("control_ratio", "ctrl ratio"))
@@ -32,7 +32,7 @@ class ResultsLoaded(Message):
         self.results, self.error = results, error
 
 
-class ResultsScreen(Screen):
+class ResultsScreen(GraphicsScreen):
     AUTO_FOCUS = None
     BINDINGS = [
         Binding("escape,q,backspace", "back", "Back"),
@@ -190,16 +190,6 @@ class ResultsScreen(Screen):
         return out
 
     # ---- keys ----------------------------------------------------------------------------------
-    def on_screen_suspend(self) -> None:
-        suspend_graphics(self)
-
-    def on_screen_resume(self) -> None:
-        resume_graphics(self)
-
-    def action_back(self) -> None:
-        suspend_graphics(self)
-        self.dismiss()
-
     def action_step(self, delta: int) -> None:
         album = self.album
         if album is None or not album.pictures:

@@ -21,15 +21,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
 
 from aetui.tui import format as fmt
 from aetui.tui.data.results import Results
 from aetui.tui.data.rows import JobRow
 from aetui.tui.messages import OpDone
+from aetui.tui.screens.graphics_screen import GraphicsScreen
 from aetui.tui.screens.job_actions import JOB_BINDINGS, JobActions
-from aetui.tui.widgets.image_view import ImageView, resume_graphics, suspend_graphics
+from aetui.tui.widgets.image_view import ImageView
 from aetui.tui.widgets.loss_plot import LossPlot, series
 
 TABS = ("loss", "log", "spec", "attempts", "checkpoints")
@@ -156,7 +156,7 @@ def checkpoints_table(items: list[tuple[str, int, float]]) -> Table | Text:
     return t
 
 
-class RunScreen(JobActions, Screen):
+class RunScreen(JobActions, GraphicsScreen):
     """Enter on a row opens it; escape goes back."""
 
     BINDINGS = [
@@ -310,16 +310,6 @@ class RunScreen(JobActions, Screen):
             self.query_one(Log).write_lines(message.lines)
 
     # ---- actions --------------------------------------------------------------------------------
-    def on_screen_suspend(self) -> None:
-        suspend_graphics(self)
-
-    def on_screen_resume(self) -> None:
-        resume_graphics(self)
-
-    def action_back(self) -> None:
-        suspend_graphics(self)
-        self.dismiss()
-
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{name}"
 
