@@ -77,7 +77,7 @@ def worker(
     elif executor != "local":
         raise UserError(f"--executor {executor!r}: use local or slurm")
     if detach:
-        from aetui.worker.registry import take_detached_lock
+        from aetui.worker.registry import register, take_detached_lock
 
         lock = take_detached_lock(h)  # held by the background worker for its whole life
         if lock is None:
@@ -95,6 +95,7 @@ def worker(
                                     pass_fds=(lock,))
         finally:
             os.close(lock)
+        register(h, pid=proc.pid, devices=chosen, detached=True)  # seen at once by the next command
         if json:
             print_json({"pid": proc.pid, "log": str(h.path / "worker.log"), "devices": chosen})
         else:
@@ -163,8 +164,7 @@ def demo(json: JsonOpt = False, home: HomeOpt = None) -> None:
     if json:
         print_json({**detail, "experiments": experiments})
     else:
-        from aetui.cli.experiment_cmds import print_results
-        from aetui.cli.render import job_panel
+        from aetui.cli.render import job_panel, print_results
 
         job_panel(detail)
         for kind, d in experiments.items():

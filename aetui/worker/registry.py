@@ -67,13 +67,22 @@ def take_detached_lock(home: Home) -> int | None:
     return fd
 
 
-@contextmanager
-def registered(home: Home, *, devices: list[str], detached: bool) -> Iterator[None]:
+def register(home: Home, *, pid: int, devices: list[str], detached: bool) -> Path:
+    """Record a worker process (atomically: a reader never sees half a file). `worker
+    --detach` records its background worker before it returns, so that a command right
+    after it sees the worker; the worker records itself again once it runs."""
     folder = _dir(home)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{os.getpid()}.json"
-    path.write_text(json.dumps({"pid": os.getpid(), "devices": devices, "detached": detached,
-                                "started_at": time.time()}))
+    path = folder / f"{pid}.json"
+    tmp = folder / f".{pid}.json.tmp"
+    tmp.write_text(json.dumps({"pid": pid, "devices": devices, "detached": detached, "started_at": time.time()}))
+    os.replace(tmp, path)
+    return path
+
+
+@contextmanager
+def registered(home: Home, *, devices: list[str], detached: bool) -> Iterator[None]:
+    path = register(home, pid=os.getpid(), devices=devices, detached=detached)
     try:
         yield
     finally:
