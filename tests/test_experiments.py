@@ -138,6 +138,11 @@ def test_sweep_now_json_results_artifacts_and_tensorboard(lab):
     shown = cli_json(h, "show", str(d["id"]))
     assert shown["results"]["points"] == points
     assert shown["points"] == points  # also at the top level, for sweeps
+    human = cli(h, "show", str(d["id"]))  # the same table people see after `--now`
+    assert human.exit_code == 0, human.stderr
+    table = human.stdout[human.stdout.index("results"):human.stdout.index("attempts")]
+    assert "in mse" in table and "ctrl ratio" in table
+    assert [line.split()[0] for line in table.splitlines() if line.strip()[:1].isdigit()] == ["0.5", "0.3"]
     tb = scalars(run_dir)
     for key in ("input_mse", "output_mse", "ratio", "psnr_in", "psnr_out", "control_output_mse", "control_ratio"):
         assert [step for step, _ in tb[f"sweep/{key}"]] == [0, 1]

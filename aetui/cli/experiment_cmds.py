@@ -138,6 +138,8 @@ def _queue_and_maybe_run(kind: str, fields: dict[str, Any], target: str, *, now:
     if as_json:
         print_json(detail)
     else:
+        from aetui.cli.render import print_results
+
         print_results(detail)
     if detail["status"] != "done":
         typer.echo(f"aetui: job {job.id} {detail['status']}: {detail['error']}", err=True)
@@ -149,55 +151,3 @@ def _warn_without_worker(h) -> None:
 
     if not running_workers(h):
         typer.echo("aetui: no worker is running; start one with `aetui worker` (or `aetui worker --detach`)", err=True)
-
-
-def print_results(detail: dict[str, Any]) -> None:
-    """A finished experiment's numbers, for people: the sweep table, walk or probe summary."""
-    from rich.console import Console
-
-    console = Console()
-    results = detail.get("results") or {}
-    kind = detail["kind"]
-    if kind == "sweep" and results.get("points"):
-        console.print(sweep_table(results))
-    elif kind == "walk" and results.get("step_size"):
-        console.print(walk_summary(results))
-    elif kind == "probe" and "trained_mse" in results:
-        console.print(probe_summary(results))
-    if detail.get("run_dir"):
-        console.print(f"files: {detail['run_dir']}   (TensorBoard: `aetui tb`)")
-
-
-def sweep_table(results: dict[str, Any]):
-    """A rich table of a sweep's points: one row per level (fits 80 columns)."""
-    from rich.table import Table
-
-    control = "control_output_mse" in results["points"][0]
-    table = Table(title=f"{results.get('noise')}  bn={results.get('bn')}  {results.get('images')} held-out images",
-                  header_style="bold", box=None, collapse_padding=True, pad_edge=False)
-    cols = ["level", "in mse", "out mse", "ratio", "psnr in", "psnr out", "copy mse"]
-    cols += ["ctrl out", "ctrl ratio"] if control else []
-    for col in cols:
-        table.add_column(col, justify="right", no_wrap=True)
-    for p in results["points"]:
-        row = [_f(p["level"]), _f(p["input_mse"]), _f(p["output_mse"]), _f(p["ratio"]),
-               _f(p["psnr_in"]), _f(p["psnr_out"]), _f(p["copy_mse"])]
-        if control:
-            row += [_f(p["control_output_mse"]), _f(p["control_ratio"])]
-        table.add_row(*row)
-    return table
-
-
-def walk_summary(r: dict[str, Any]) -> str:
-    return (f"walk {r['mode']}: {r['steps']} steps x {r['chains']} chains, {r['frame_count']} frames; "
-            f"final step size {_f(r['final_step_size'])} (threshold {_f(r['move_threshold'])}), "
-            f"{r['moving_chains']}/{r['chains']} chains still moving")
-
-
-def probe_summary(r: dict[str, Any]) -> str:
-    return (f"probe {r['layer']} {tuple(r['layer_shape'])}, {r['iters']} iters: mean squared distance to the "
-            f"input: trained {_f(r['trained_mse'])}, untrained {_f(r['untrained_mse'])} (start {_f(r['start_mse'])})")
-
-
-def _f(v: float | None, digits: int = 3) -> str:
-    return "-" if v is None else f"{v:.{digits}g}"

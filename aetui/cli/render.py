@@ -73,15 +73,78 @@ def job_panel(d: dict[str, Any]) -> None:
             console.print(f"  {key:<9} {value}")
     if d["metrics"]:
         console.print("[bold]metrics[/]")
+        width = max(15, *(len(k) for k in d["metrics"]))
         for key, value in d["metrics"].items():
-            console.print(f"  {key:<15} {fmt_float(value, 5) if isinstance(value, float) else value}")
+            console.print(f"  {key:<{width}} {fmt_float(value, 5) if isinstance(value, float) else value}")
+    shown = results_view(d)
+    if shown is not None:
+        console.print("[bold]results[/]")
+        console.print(shown)
     if d["attempts"]:
         console.print("[bold]attempts[/]")
         for a in d["attempts"]:
             console.print(f"  #{a['number']} from step {a['start_step']} to {a['end_step']}: {a['outcome']}"
                           f" on {a['device']} ({a['worker']})" + (f" - {a['error']}" if a["error"] else ""))
     console.print("[bold]spec[/]")
+    width = max(15, *(len(k) for k in d["spec"]))
     for key, value in d["spec"].items():
-        console.print(f"  {key:<15} {value}")
+        console.print(f"  {key:<{width}} {value}")
     if d.get("requeue_command"):
         console.print(f"[bold]again[/] {d['requeue_command']}")
+
+
+def print_results(detail: dict[str, Any]) -> None:
+    """A finished experiment's numbers, for people (the sweep table, walk or probe summary),
+    and where its files are."""
+    console = Console()
+    shown = results_view(detail)
+    if shown is not None:
+        console.print(shown)
+    if detail.get("run_dir"):
+        console.print(f"files: {detail['run_dir']}   (TensorBoard: `aetui tb`)")
+
+
+def results_view(detail: dict[str, Any]):
+    """An experiment's results as something rich prints, or None when it has none yet."""
+    results = detail.get("results") or {}
+    kind = detail["kind"]
+    if kind == "sweep" and results.get("points"):
+        return sweep_table(results)
+    if kind == "walk" and results.get("step_size"):
+        return walk_summary(results)
+    if kind == "probe" and "trained_mse" in results:
+        return probe_summary(results)
+    return None
+
+
+def sweep_table(results: dict[str, Any]):
+    """A rich table of a sweep's points: one row per level (fits 80 columns)."""
+    control = "control_output_mse" in results["points"][0]
+    table = Table(title=f"{results.get('noise')}  bn={results.get('bn')}  {results.get('images')} held-out images",
+                  header_style="bold", box=None, collapse_padding=True, pad_edge=False)
+    cols = ["level", "in mse", "out mse", "ratio", "psnr in", "psnr out", "copy mse"]
+    cols += ["ctrl out", "ctrl ratio"] if control else []
+    for col in cols:
+        table.add_column(col, justify="right", no_wrap=True)
+    for p in results["points"]:
+        row = [_f(p["level"]), _f(p["input_mse"]), _f(p["output_mse"]), _f(p["ratio"]),
+               _f(p["psnr_in"]), _f(p["psnr_out"]), _f(p["copy_mse"])]
+        if control:
+            row += [_f(p["control_output_mse"]), _f(p["control_ratio"])]
+        table.add_row(*row)
+    return table
+
+
+def walk_summary(r: dict[str, Any]) -> str:
+    return (f"walk {r['mode']}: {r['steps']} steps x {r['chains']} chains, {r['frame_count']} frames; "
+            f"final step size {_f(r['final_step_size'])} (threshold {_f(r['move_threshold'])}), "
+            f"{r['moving_chains']}/{r['chains']} chains still moving")
+
+
+def probe_summary(r: dict[str, Any]) -> str:
+    return (f"probe {r['layer']} {tuple(r['layer_shape'])}, {r['iters']} iters: mean squared distance to the "
+            f"input: trained {_f(r['trained_mse'])}, untrained {_f(r['untrained_mse'])} (start {_f(r['start_mse'])})")
+
+
+def _f(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None else f"{v:.{digits}g}"
