@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Float, String, case, cast, func, nulls_last, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
@@ -47,6 +47,63 @@ def list_jobs(db: Engine, *, status: str | None = None, kind: str | None = None,
         q = q.limit(limit)
     with read(db) as s:
         return list(s.execute(q).scalars())
+
+
+def job_window(db: Engine, *, status: str | None = None, text: str = "", sort: str = "id",
+               descending: bool = True, offset: int = 0, limit: int = 100) -> tuple[list[Job], int]:
+    """`limit` jobs from `offset` in the order `sort` (one of `states.JOB_SORTS`; ties
+    newest first, missing values last), and how many match. `text`: words that must all
+    appear (any case, literally) in the label, kind, status, device or model, or `#ID`."""
+    rows_q = _matching(select(Job), status, text).order_by(*_sort_columns(sort, descending))
+    with read(db) as s:
+        total = s.execute(_matching(select(func.count()).select_from(Job), status, text)).scalar_one()
+        jobs = list(s.execute(rows_q.offset(max(0, offset)).limit(limit)).scalars())
+    return jobs, int(total)
+
+
+def count_matching(db: Engine, *, status: str | None = None, text: str = "") -> int:
+    with read(db) as s:
+        return int(s.execute(_matching(select(func.count()).select_from(Job), status, text)).scalar_one())
+
+
+def newest_update(db: Engine) -> float:
+    """The largest `updated_at` in the store: where reading only what changed starts."""
+    with read(db) as s:
+        return float(s.execute(select(func.max(Job.updated_at))).scalar_one() or 0.0)
+
+
+def _matching(q, status: str | None, text: str):
+    if status:
+        q = q.where(Job.status == status)
+    for word in text.lower().split():
+        conds = [func.lower(col).contains(word, autoescape=True)
+                 for col in (Job.label, Job.kind, Job.status, func.coalesce(Job.assigned_device, Job.device))]
+        conds.append(func.lower(cast(Job.spec["model"].as_string(), String)).contains(word, autoescape=True))
+        if word.lstrip("#").isdigit():
+            conds.append(Job.id == int(word.lstrip("#")))
+        q = q.where(or_(*conds))
+    return q
+
+
+def _sort_columns(sort: str, descending: bool) -> list:
+    columns = {
+        "id": Job.id,
+        "kind": Job.kind,
+        "model": Job.spec["model"].as_string(),
+        "res": Job.spec["res"].as_integer(),
+        "status": Job.status,
+        "progress": case((Job.total_steps > 0, cast(Job.step, Float) / Job.total_steps), else_=0.0),
+        "loss": Job.loss,
+        "images_per_s": Job.images_per_s,
+        "eta": Job.eta_s,
+        "device": func.coalesce(Job.assigned_device, Job.device),
+        "priority": Job.priority,
+    }
+    if sort not in columns:
+        raise QueueError(f"cannot sort jobs by {sort!r}; choose one of {', '.join(columns)}")
+    col = columns[sort]
+    primary = nulls_last(col.desc() if descending else col.asc())
+    return [primary, Job.id.desc()] if sort != "id" else [primary]
 
 
 def count_jobs(db: Engine, *, status: str | None = None) -> dict[str, int]:

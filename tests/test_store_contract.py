@@ -72,6 +72,40 @@ def _hold_row_lock(db, job_id: int):
     return conn, tx
 
 
+def test_the_dashboards_window_filters_and_sorts_the_same_on_every_backend(backend_url):
+    """`job_window` reads JSON fields of the spec (model, res) in SQL: each dialect
+    spells that differently."""
+    from store.states import JOB_SORTS
+
+    db = open_db(backend_url)
+    rows = [{"kind": "train", "spec": {"model": m, "res": r}, "label": f"{m} res{r} 100%_", "total_steps": 10}
+            for m, r in (("unet", 64), ("mlp", 32), ("attn-unet", 128), ("unet", 32))]
+    ids = [j.id for j in queue.enqueue_many(db, rows, run_root="/shared/runs")]
+    queue.progress(db, job_id=ids[1], step=5, loss=0.5)
+    queue.progress(db, job_id=ids[2], step=2, loss=0.1)
+
+    def window(**kw):
+        jobs, total = queries.job_window(db, **kw)
+        return [ids.index(j.id) for j in jobs], total
+
+    assert window() == ([3, 2, 1, 0], 4)
+    assert window(sort="res", descending=False) == ([3, 1, 0, 2], 4)  # ties newest first
+    assert window(sort="model", descending=False) == ([2, 1, 3, 0], 4)
+    assert window(sort="loss", descending=False) == ([2, 1, 3, 0], 4)  # no loss yet: last
+    assert window(sort="progress") == ([1, 2, 3, 0], 4)
+    assert window(text="UNET") == ([3, 2, 0], 3)  # any case; attn-unet too
+    assert window(text="unet res32") == ([3], 1)
+    assert window(text="0%_") == ([3, 2, 1, 0], 4) and window(text="1%") == ([], 0)  # LIKE signs are literal
+    assert window(text=f"#{ids[1]}") == ([1], 1)
+    assert window(offset=1, limit=2) == ([2, 1], 4)
+    for key in JOB_SORTS:
+        assert window(sort=key)[1] == 4
+    assert queries.count_matching(db, text="mlp") == 1
+    assert queries.newest_update(db) == max(j.updated_at for j in queries.list_jobs(db))
+    with pytest.raises(queue.QueueError, match="cannot sort jobs by 'size'"):
+        queries.job_window(db, sort="size")
+
+
 def test_pg_claim_skips_a_row_another_claim_holds(pg):
     add(pg, 3)
     conn, tx = _hold_row_lock(pg, 1)

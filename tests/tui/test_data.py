@@ -12,7 +12,8 @@ from aetui.tui.data import window
 from aetui.tui.data.curves import read_scalars
 from aetui.tui.data.logtail import Tail
 from aetui.tui.data.results import checkpoints, load_results
-from aetui.tui.data.window import JobQuery, fetch_changes, fetch_window, first_page, newest_update
+from aetui.tui.data.window import JobQuery, fetch_changes, fetch_window, first_page
+from store.queries import newest_update
 
 from .seed import write_curve
 

@@ -129,9 +129,9 @@ class MainScreen(JobActions, Screen):
             # terminal first (the UI sets this after that frame; the timeout covers a lost one)
             self._first_frame.wait(timeout=1.0)
         try:
-            from store.queries import count_jobs
+            from store.queries import count_jobs, newest_update
 
-            from aetui.tui.data.window import fetch_window, newest_update
+            from aetui.tui.data.window import fetch_window
 
             db = self.app.home.db  # opening the store (and importing sqlmodel) happens here, off the UI
             if fast is None:
