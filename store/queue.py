@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
@@ -52,22 +52,23 @@ def enqueue_many(
         if dep is not None and dep.status in ("failed", "cancelled"):
             raise QueueError(f"--after job {after_id} is {dep.status}, so this job could never run; "
                              f"retry it first (`aetui retry {after_id}`)")
-        for row in rows:
-            job = Job(
-                kind=row["kind"], spec=row["spec"], label=row.get("label", ""),
-                total_steps=row.get("total_steps", 0), gpus=row.get("gpus", 1), priority=priority, device=device,
-                parent_id=parent_id, after_id=after_id, created_at=now, updated_at=now,
-                group_id=jobs[0].id if jobs else None,
-            )
-            s.add(job)
-            s.flush()
-            s.add(Run(id=job.id, run_dir=f"{run_root.rstrip('/')}/{job.id}"))
-            jobs.append(job)
-        if len(jobs) > 1:
-            jobs[0].group_id = jobs[0].id
-        s.flush()
-        for job in jobs:
-            s.refresh(job)
+        values = [dict(kind=row["kind"], spec=row["spec"], label=row.get("label", ""),
+                       total_steps=row.get("total_steps", 0), gpus=row.get("gpus", 1), priority=priority,
+                       device=device, parent_id=parent_id, after_id=after_id, created_at=now, updated_at=now)
+                  for row in rows]
+        if not values:
+            return []
+        # a grid is one multi-row INSERT ... RETURNING per table (a flush per job took
+        # seconds for a thousand); the first job's id names the group, so it goes first
+        (first,) = s.scalars(insert(Job).returning(Job), values[:1]).all()
+        if len(values) > 1:
+            first.group_id = first.id
+            rest = [{**v, "group_id": first.id} for v in values[1:]]
+            jobs = [first, *s.scalars(insert(Job).returning(Job, sort_by_parameter_order=True), rest).all()]
+        else:
+            jobs = [first]
+        s.execute(insert(Run), [dict(id=j.id, run_dir=f"{run_root.rstrip('/')}/{j.id}", metrics={}, artifacts={},
+                                     results={}, versions={}) for j in jobs])
     return jobs
 
 
