@@ -212,23 +212,44 @@ def test_cancel_kills_after_the_grace_period_and_slots_per_device(home, tmp_path
     assert detail(home, pinned.id)["status"] == "queued"
 
 
+# Imported by every Python process that has this folder on PYTHONPATH, before its own
+# code: a worker's child (and only it) stops itself there, before it installs its handlers.
+FREEZE_CHILD_AT_START = """
+import os, signal
+with open("/proc/self/cmdline", "rb") as f:
+    if b"aetui.worker.child" in f.read():
+        os.kill(os.getpid(), signal.SIGSTOP)
+"""
+
+
+def stopped(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
 def test_worker_stopped_while_its_child_starts_requeues_the_job(home, tmp_path):
-    """SIGTERM to the worker the moment its child exists: the child usually dies of the
-    signal before its own handler is installed. That is the stop the worker asked for, so
-    the job goes back to the queue, never to failed."""
+    """SIGTERM reaches a child that has not installed its handler yet (it is still
+    starting): it dies of the signal. That is the stop the worker asked for, so the job
+    goes back to the queue, never to failed."""
     (job,) = submit(home, "noop", [{"steps": 4, "sleep_s": 0.2}])
+    freeze = tmp_path / "freeze"
+    freeze.mkdir()
+    (freeze / "sitecustomize.py").write_text(FREEZE_CHILD_AT_START)
+    env = env_for(home)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(freeze), env.get("PYTHONPATH")]))
     log = tmp_path / "worker.log"
-    worker = start_worker(home, log, "--grace", "30")
+    worker = subprocess.Popen([sys.executable, "-m", "aetui", "worker", "--poll", "0.2", "--grace", "30"], cwd=ROOT,
+                              env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT)
     # the attempt holds the worker's pid from the claim, then its child's
     child = wait_for(lambda: polled(home, job)[1] and polled(home, job)[1][-1].pid not in (None, worker.pid)
-                     and polled(home, job)[1][-1].pid, every=0.01, what="the child's pid")
-    os.kill(child, signal.SIGSTOP)  # held inside interpreter start-up, before its handler
+                     and polled(home, job)[1][-1].pid, what="the child's pid")
+    wait_for(lambda: stopped(child), what="the child frozen in its start-up")
     worker.send_signal(signal.SIGTERM)
     wait_for(lambda: "checkpointing and requeueing" in log.read_text(), what="the worker's SIGTERM to its child")
-    os.kill(child, signal.SIGCONT)  # the pending SIGTERM now ends it
+    os.kill(child, signal.SIGCONT)  # the pending SIGTERM now ends it, with no handler yet
     assert worker.wait(timeout=120) == 0
     run_dir = Path(detail(home, job)["run_dir"])
-    assert not (run_dir / "stdout.log").read_text(), "the child got past start-up: the test missed its window"
+    assert not (run_dir / "stdout.log").read_text()  # it never got to its first line
     j, attempts = polled(home, job)
     assert j.status == "queued" and j.error is None, (j, log.read_text())
     assert [a.outcome for a in attempts] == ["requeued"]
