@@ -43,7 +43,6 @@ def enqueue_many(
     a group: `group_id` is the first job's id.
     """
     now = time.time()
-    jobs: list[Job] = []
     with write(db) as s:
         for ref, what in ((parent_id, "parent"), (after_id, "--after")):
             if ref is not None and s.get(Job, ref) is None:

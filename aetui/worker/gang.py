@@ -29,7 +29,6 @@ polled like a `subprocess.Popen` (the handle interface of `aetui.worker.executor
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import socket
@@ -40,6 +39,7 @@ from typing import Callable
 
 from aetui.experiments.context import JobContext
 from aetui.worker.execute import EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, child_command
+from aetui.worker.lifeline import die_with_parent
 
 MAX_REQUEUES = 3
 BROKEN = "device group broke"  # how the errors of its automatic requeues begin
@@ -56,13 +56,7 @@ def _rank_preexec(parent: int, leader: int | None) -> Callable[[], None]:
     group: its own for rank 0, rank 0's for the others."""
 
     def setup() -> None:
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except OSError:
-            pass
-        if os.getppid() != parent:  # the worker died before the signal was set up
-            os._exit(EXIT_STOPPED)
+        die_with_parent(parent)
         if leader is None:
             os.setpgrp()
         else:

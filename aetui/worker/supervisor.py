@@ -14,7 +14,6 @@ devices, without head-of-line blocking and without starving wide jobs, is
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import subprocess
@@ -28,6 +27,7 @@ from aetui.worker.devices import physical_index
 from aetui.worker.registry import pid_alive
 from aetui.worker.scheduling import RESERVE_AFTER_S, Policy, Scheduler, free_devices
 from aetui.worker.execute import EXIT_DONE, EXIT_STOPPED, child_command, host_name, owner_id
+from aetui.worker.lifeline import die_with_parent
 
 HEARTBEAT_S = 5.0
 CANCEL_GRACE_S = 20.0
@@ -46,17 +46,11 @@ def _ended_by_our_signal(code: int, child: Child) -> bool:
     return child.term_sent_at is not None and code in (-signal.SIGTERM, -signal.SIGKILL)
 
 
-def _die_with_parent(parent: int) -> None:
-    """In the child before exec: get SIGTERM when the worker dies (Linux), so no job runs
-    on after its worker is gone and the job is requeued from its checkpoint."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-    if os.getppid() != parent:  # the worker died before the signal was set up
-        os._exit(EXIT_STOPPED)
-    os.setpgrp()  # a Ctrl-C in the worker's terminal reaches the worker, which stops the child
+def _child_preexec(parent: int) -> None:
+    """In a job's child before exec: it ends with the worker, in a process group of its
+    own (a Ctrl-C in the worker's terminal reaches the worker, which stops the child)."""
+    die_with_parent(parent)
+    os.setpgrp()
 
 
 class Worker:
@@ -154,7 +148,7 @@ class Worker:
         err = open(run_dir / "stderr.log", "ab")
         me = os.getpid()
         proc = subprocess.Popen(child_command(self.home, job_id, self.owner, inner), stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL, env=env, preexec_fn=lambda: _die_with_parent(me))
+                                stdin=subprocess.DEVNULL, env=env, preexec_fn=lambda: _child_preexec(me))
         self.children[job_id] = Child(job_id, device, proc, files=[out, err])
         queue.record_pid(self.home.db, job_id=job_id, owner=self.owner, pid=proc.pid)
         self.log(f"job {job_id}: started on {device} (pid {proc.pid})")
