@@ -20,6 +20,18 @@ TINY = ["unet", "--res", "32", "--base-width", "4", "--depth", "2", "--data", "b
         "--batch-size", "8", "--log-every", "5", "--image-every", "10", "--checkpoint-every", "10"]
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a test module's in-process runs: these models are tiny, and on a
+    busy machine a second OpenMP thread that cannot get a core makes every op wait for it."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     h = tmp_path / "home"

@@ -26,18 +26,6 @@ POINT_KEYS = {"level", "input_mse", "output_mse", "ratio", "psnr_in", "psnr_out"
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """Torch on one thread for this module's in-process runs: these models are tiny, and on a
-    busy machine a second OpenMP thread that cannot get a core makes every op wait for it."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
 def lab(tmp_path_factory, one_thread) -> dict:
     """A home with one finished tiny training job (run in this process)."""
     from aetui.jobs import submit

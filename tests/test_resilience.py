@@ -378,16 +378,6 @@ def test_eight_claimers_two_real_workers_and_a_reader_drain_240_jobs(home, tmp_p
 
 # --------------------------------------------------------- jobs that cannot finish
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def run_here(home: Path, job_id: int) -> dict:
     """Run a queued job in this process: the same `execute` a worker's child runs."""
     from aetui.home import Home

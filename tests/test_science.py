@@ -54,18 +54,6 @@ def _run(home: Home, kind: str, target, **fields) -> dict:
 
 
 @pytest.fixture(scope="module")
-def one_thread():
-    """Torch on one thread for this module's in-process runs: these models are tiny, and on a
-    busy machine a second OpenMP thread that cannot get a core makes every op wait for it."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
 def lab(tmp_path_factory, one_thread) -> dict:
     home = Home(tmp_path_factory.mktemp("science"))
     return {"home": home, "plain": _train(home), "skips": _train(home, skips=True)}
