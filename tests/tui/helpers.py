@@ -33,12 +33,23 @@ def make_app(home: Home, **kw):
 def drive(app, scenario, size=(80, 24), timeout: float = 30.0):
     """Run `scenario(pilot)` against the app at `size`, from a sync test."""
 
+    failure: list[BaseException] = []
+
     async def main():
         async with app.run_test(size=size) as pilot:
             await ready(pilot)
-            await scenario(pilot)
+            try:
+                await scenario(pilot)
+            except BaseException as e:  # keep it: an error on the app's way out would hide it
+                failure.append(e)
+                raise
 
-    asyncio.run(asyncio.wait_for(main(), timeout))
+    try:
+        asyncio.run(asyncio.wait_for(main(), timeout))
+    except BaseException:
+        if failure and not isinstance(failure[0], asyncio.CancelledError):
+            raise failure[0] from None
+        raise
 
 
 async def settle(pilot) -> None:
@@ -104,3 +115,25 @@ def screen_text(app) -> str:
 
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+
+def burst(pilot, keys: list[str]) -> None:
+    """Post `keys` to the app all at once, as an SSH connection delivers a burst of typing:
+    nothing is awaited between them (Pilot's `press` waits for the app to go idle after
+    each key, which hides races between a screen getting ready and the keys meant for it)."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import _character_to_key, _get_unicode_name_from_key, REPLACED_KEYS
+
+    driver = pilot.app._driver
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        try:
+            char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(pilot.app)
+        driver.send_message(event)

@@ -15,7 +15,7 @@ from aetui.tui.screens.main import MainScreen
 from aetui.tui.screens.prompt import PromptScreen
 from aetui.tui.screens.run import RunScreen
 
-from .helpers import drive, job, make_app, select_job, settle, table_ids, until
+from .helpers import burst, drive, job, make_app, select_job, settle, table_ids, until
 
 
 def notifications(app) -> list[str]:
@@ -269,3 +269,51 @@ def test_w_starts_a_background_worker(tmp_path):
         deadline = time.monotonic() + 10
         while running_workers(home) and time.monotonic() < deadline:
             time.sleep(0.1)
+
+
+def _typed(text: str) -> list[str]:
+    return list(text)
+
+
+def test_launch_form_queues_exactly_what_a_burst_of_keys_typed(seeded):
+    """Keys arriving all at once (select, `l`, move to `noise`, clear it, type, ctrl+s)
+    queue exactly the values typed, every time; an invalid value keeps the form open and
+    queues nothing. Repeated, since the defect was a race that lost 2 tries in 3."""
+    from aetui.corruptions import parse_corruption
+    from store.queries import children, count_jobs
+
+    gauss = str(parse_corruption("gauss"))  # as a spec stores it, with its default parameters
+    home, ids = seeded
+    app = make_app(home)
+    tries = 20
+    # the form opens on its first field, the kind; tab moves to the sweep's first field
+    valid = ["l", "tab", "end", "ctrl+u", *_typed("gauss"), "ctrl+s"]
+    invalid = ["l", "tab", "end", "ctrl+u", *_typed("gaussian"), "ctrl+s"]
+
+    seeded_sweeps = {c.id for c in children(home.db, ids["done"])}
+
+    def sweeps() -> list:
+        return sorted((c for c in children(home.db, ids["done"]) if c.kind == "sweep" and c.id not in seeded_sweeps),
+                      key=lambda c: c.id)
+
+    async def scenario(pilot):
+        await select_job(pilot, ids["done"])
+        for n in range(1, tries + 1):
+            burst(pilot, valid)
+            await until(pilot, lambda: len(sweeps()) == n, timeout=20, what=f"sweep {n} queued")
+            await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what=f"form {n} closed")
+            assert sweeps()[-1].spec["noise"] == gauss, f"try {n} queued {sweeps()[-1].spec['noise']!r}"
+        before = sum(count_jobs(home.db).values())
+        for n in range(2):
+            shown = set(map(id, pilot.app._notifications))
+            burst(pilot, invalid)
+            await until(pilot, lambda: any("gaussian" in m.message for m in pilot.app._notifications
+                                           if id(m) not in shown), timeout=20, what=f"invalid try {n} refused")
+            await settle(pilot)
+            assert isinstance(pilot.app.screen, LaunchScreen), f"invalid try {n}: the form closed"
+            assert sum(count_jobs(home.db).values()) == before, f"invalid try {n} queued a job"
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="form cancelled")
+
+    drive(app, scenario, timeout=180)
+    assert [s.spec["noise"] for s in sweeps()] == [gauss] * tries

@@ -12,15 +12,22 @@ import sys
 from typing import Callable
 
 from textual import work
+from textual.actions import SkipAction
 from textual.binding import Binding
+from textual.widgets import Input
 
 from aetui.errors import UserError
 from aetui.tui.data.rows import JobRow
 from aetui.tui.messages import OpDone
 
+# `l` and `n` open a form that queues work. They are priority bindings, checked as each key
+# arrives rather than after the key has first been offered to the focused table: keys that
+# follow in the same burst (typed ahead over SSH) must reach the form, not the table.
 JOB_BINDINGS = [
-    Binding("l", "launch", "Launch", tooltip="start a sweep, walk or probe from this training run"),
-    Binding("n", "new_job", "New job", tooltip="queue a training job (pre-filled from the selected one)"),
+    Binding("l", "launch", "Launch", priority=True,
+            tooltip="start a sweep, walk or probe from this training run"),
+    Binding("n", "new_job", "New job", priority=True,
+            tooltip="queue a training job (pre-filled from the selected one)"),
     Binding("x", "cancel_job", "Cancel job", show=False, tooltip="a running job checkpoints and stops"),
     Binding("R", "retry_job", "Retry job", show=False, tooltip="a failed or cancelled job, from its checkpoint"),
     Binding("p", "priority", "Set priority", show=False, tooltip="higher runs first"),
@@ -41,6 +48,12 @@ class JobActions:
         """Called after an operation finished (successfully or not)."""
 
     # ---- actions ----------------------------------------------------------------------
+    def _typing(self) -> bool:
+        """Whether the focused widget takes text now (the table's filter, an input): then
+        a priority key is typed there instead of acting."""
+        focused = self.app.focused
+        return bool(getattr(focused, "filtering", False)) or isinstance(focused, Input)
+
     def _need_job(self) -> JobRow | None:
         row = self.selected_job()
         if row is None:
@@ -92,23 +105,28 @@ class JobActions:
 
         self.app.push_screen(ConfirmScreen(question, yes="Delete"), done)
 
-    def action_launch(self) -> None:
+    async def action_launch(self) -> None:
         from aetui.tui.screens.launch import LaunchScreen
 
+        if self._typing():
+            raise SkipAction()
         if (row := self._need_job()) is None:
             return
         if row.kind != "train" or row.status != "done":
             self.notify(f"job #{row.id} is a {row.status} {row.kind} job: sweeps, walks and probes start "
                         "from a finished training run", severity="warning")
             return
-        self.app.push_screen(LaunchScreen(parent=row), self._launched)
+        # awaited: keys typed right after `l` wait until the form can take them
+        await self.app.push_screen(LaunchScreen(parent=row), self._launched)
 
-    def action_new_job(self) -> None:
+    async def action_new_job(self) -> None:
         from aetui.tui.screens.launch import LaunchScreen
 
+        if self._typing():
+            raise SkipAction()
         row = self.selected_job()
         source = row if row is not None and row.kind == "train" else None
-        self.app.push_screen(LaunchScreen(kind="train", copy_from=source), self._launched)
+        await self.app.push_screen(LaunchScreen(kind="train", copy_from=source), self._launched)
 
     def _launched(self, ids: list[int] | None) -> None:
         if ids:

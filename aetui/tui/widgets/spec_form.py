@@ -7,9 +7,10 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Label, Select, Static
 
 from aetui.tui.forms import FormField, parse_values
+from aetui.tui.widgets.ordered_input import OrderedInput
 
 
 def _choice_label(value: Any) -> str:
@@ -23,8 +24,11 @@ def _choice_label(value: Any) -> str:
 
 
 class SpecForm(VerticalScroll):
-    """Inputs for `fields`; `values()` returns the spec dict (UserError if a text is bad)."""
+    """Inputs for `fields`; `values()` returns the spec dict (UserError if a text is bad).
 
+    Not itself a Tab stop (a scroll container is by default): Tab goes from field to field."""
+
+    can_focus = False
 
     def __init__(self, fields: list[FormField], *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -54,7 +58,7 @@ class SpecForm(VerticalScroll):
         kind = {"int": "integer", "float": "number"}.get(f.type, "text")
         placeholder = "required" if f.required else (
             "default" if f.optional or f.default in (None, [], {}) else "")
-        return Input(f.text(f.default), type=kind, placeholder=placeholder, compact=True, id=wid,
+        return OrderedInput(f.text(f.default), type=kind, placeholder=placeholder, compact=True, id=wid,
                      classes="field-input", select_on_focus=False)
 
     def raw_values(self) -> dict[str, Any]:
