@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aetui.run_summary import SUMMARY_FIELDS
 from tests.conftest import ROOT, TINY, aetui, aetui_json, cli_env
 
 
@@ -46,7 +47,7 @@ def test_queue_worker_run_tensorboard_checkpoint(home):
     assert d["status"] == "done", d["error"]
     assert d["steps_done"] == 30 and d["step"] == 30
     m = d["metrics"]
-    for key in ("final_loss", "images_per_s", "steps_done", "wall_s", "device", "heldout_mse"):
+    for key in (*SUMMARY_FIELDS, "device"):  # every field the run screen and `aetui show` lead with
         assert key in m
     assert m["device"] == "cpu" and m["images_per_s"] > 0 and 0 < m["final_loss"] < 1
     assert [(a["number"], a["start_step"], a["outcome"]) for a in d["attempts"]] == [(1, 0, "done")]

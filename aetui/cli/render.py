@@ -8,18 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from aetui.durations import duration as fmt_duration
+from aetui.run_summary import summary_first
+
 STATUS_STYLE = {"queued": "yellow", "running": "cyan", "done": "green", "failed": "red", "cancelled": "dim"}
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 def fmt_progress(step: int, total: int) -> str:
@@ -74,7 +66,7 @@ def job_panel(d: dict[str, Any]) -> None:
     if d["metrics"]:
         console.print("[bold]metrics[/]")
         width = max(15, *(len(k) for k in d["metrics"]))
-        for key, value in d["metrics"].items():
+        for key, value in summary_first(d["metrics"]):
             console.print(f"  {key:<{width}} {fmt_float(value, 5) if isinstance(value, float) else value}")
     shown = results_view(d)
     if shown is not None:

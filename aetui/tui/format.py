@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from aetui.durations import duration  # noqa: F401  (one formatter, shared with the CLI)
+
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
@@ -19,21 +21,6 @@ def rate(value: float | None) -> str:
     if value is None:
         return ""
     return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return ""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
-    if h < 48:
-        return f"{h}h{m:02d}m"
-    return f"{h // 24}d{h % 24:02d}h"
 
 
 def clock(t: float | None) -> str:

@@ -315,7 +315,7 @@ def test_first_paint_with_ten_thousand_runs_holds_a_window(big_home):
                 await asyncio.sleep(0.01)
             await ready(pilot)
             assert table.total == 10_008
-            return len(table._rows)
+            return len(table.window)
 
     held = asyncio.run(main())
     assert 0 < held < 1_000

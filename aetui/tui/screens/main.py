@@ -25,6 +25,7 @@ from aetui.tui.data.window import FILTER_STATUSES, SORT_KEYS, STATIC_SORTS, Chan
 from aetui.tui.messages import OpDone
 from aetui.tui.screens.job_actions import JOB_BINDINGS, JobActions
 from aetui.tui.widgets.devices_panel import DevicesPanel
+from aetui.tui.widgets.filter_editor import prompt as filter_prompt
 from aetui.tui.widgets.job_table import JobTable
 from aetui.tui.widgets.status_tabs import StatusTabs
 
@@ -283,8 +284,7 @@ class MainScreen(JobActions, Screen):
     def on_job_table_filter_changed(self, message: JobTable.FilterChanged) -> None:
         line = self.query_one("#filter", Static)
         line.display = not message.done
-        line.update(f"/{message.text}▏   enter: keep · esc: clear · matches label, kind, status, "
-                    "model, device, #id")
+        line.update(filter_prompt(message.text))
         if self._filter_timer is not None:
             self._filter_timer.stop()
         q = self.query_state

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
 
+from aetui.run_summary import summary
 from aetui.tui import format as fmt
 from aetui.tui.data.results import Results
 from aetui.tui.data.rows import JobRow
@@ -96,8 +97,7 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     times = [("created", d.get("created_at")), ("started", d.get("started_at")), ("ended", d.get("ended_at"))]
     t.add_row("times", "  ".join(f"{k} {v.replace('T', ' ')[:19]}" for k, v in times if v) or "—")
     m = d.get("metrics") or {}
-    shown = [(k, m[k]) for k in ("final_loss", "heldout_mse", "steps_done", "images_per_s", "wall_s", "params")
-             if m.get(k) is not None]
+    shown = summary(m)
     if shown:
         t.add_row("metrics", "  ".join(f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in shown))
     if d.get("parent_id"):

@@ -1,9 +1,10 @@
 """The runs table: a Line-API view of a window of jobs, never all of them.
 
 The table knows how many rows match (`total`) and holds only the rows of the window
-it was given (`set_window`). When the visible part leaves that window it posts
-`WindowWanted`; whoever owns the data (the main screen) fetches that window in a
-worker and hands it back. Live changes are patched in place with `replace_row`.
+it was given (`set_window`, held by `aetui.tui.data.window_cache.WindowCache`). When the
+visible part leaves that window it posts `WindowWanted`; whoever owns the data (the main
+screen) fetches that window in a worker and hands it back. Live changes are patched in
+place with `replace_row`. The filter is typed here ('/', `filter_editor.FilterEditor`).
 Columns that do not fit the width are dropped by priority, so 80 columns stay legible.
 """
 
@@ -24,6 +25,8 @@ from textual.strip import Strip
 from aetui.tui import format as fmt
 from aetui.tui.data.rows import JobRow
 from aetui.tui.data.window import JobQuery
+from aetui.tui.data.window_cache import WindowCache
+from aetui.tui.widgets.filter_editor import FilterEditor
 
 
 @dataclass(frozen=True)
@@ -172,12 +175,9 @@ class JobTable(ScrollView, can_focus=True):
         self.total = 0
         self.loaded = False
         self.job_query = JobQuery()
-        self._rows: dict[int, JobRow] = {}
-        self._index: dict[int, int] = {}  # job id -> row index in the window
-        self._pending: tuple[int, int] | None = None
+        self.window = WindowCache()
         self.marked: set[int] = set()
-        self.filtering = False
-        self.filter_text = ""
+        self.filter = FilterEditor()
         self._open_when_loaded = False
         self._columns_cache: tuple[int, int, list] | None = None
 
@@ -188,12 +188,10 @@ class JobTable(ScrollView, can_focus=True):
         self.loaded = True
         self.job_query = query
         self.total = total
-        self._rows = {offset + i: r for i, r in enumerate(rows)}
-        self._index = {r.id: offset + i for i, r in enumerate(rows)}
-        self._pending = None
+        self.window.put(offset, rows)
         self.virtual_size = Size(self.size.width, total + 1)
-        if follow_id is not None and follow_id in self._index:
-            target = self._index[follow_id]
+        target = self.window.index_of(follow_id) if follow_id is not None else None
+        if target is not None:
             screen_row = self.cursor - round(self.scroll_y)
             self.cursor = target
             self.scroll_to(y=max(0, target - screen_row), animate=False, immediate=True)
@@ -208,24 +206,23 @@ class JobTable(ScrollView, can_focus=True):
 
     def replace_row(self, row: JobRow) -> bool:
         """Update a row of the window in place; False when it is not in the window."""
-        index = self._index.get(row.id)
+        index = self.window.replace(row)
         if index is None:
             return False
-        self._rows[index] = row
         self.refresh_line_at(index)
         if index == self.cursor:
             self._announce()
         return True
 
     def window_ids(self) -> set[int]:
-        return set(self._index)
+        return self.window.ids()
 
     def row_at(self, index: int) -> JobRow | None:
-        return self._rows.get(index)
+        return self.window.get(index)
 
     @property
     def current(self) -> JobRow | None:
-        return self._rows.get(self.cursor)
+        return self.window.get(self.cursor)
 
     def reset_position(self) -> None:
         self.cursor = 0
@@ -244,26 +241,17 @@ class JobTable(ScrollView, can_focus=True):
     def _ensure_window(self) -> None:
         if not self.loaded or self.total == 0:
             return
-        top = round(self.scroll_y)
-        need = range(top, min(self.total, top + self.body_height))
-        need_cursor = self.cursor < self.total and self.cursor not in self._rows
-        if all(i in self._rows for i in need) and not need_cursor:
-            return
-        anchor = self.cursor if need_cursor else top
-        offset = max(0, anchor - self.body_height)
-        limit = self.body_height * 3 + 10
-        if self._pending == (offset, limit):
-            return
-        self._pending = (offset, limit)
-        self.post_message(self.WindowWanted(offset, limit))
+        wanted = self.window.wanted(round(self.scroll_y), self.body_height, self.cursor, self.total)
+        if wanted is not None:
+            self.post_message(self.WindowWanted(*wanted))
 
     def forget_pending(self) -> None:
         """The asked-for window will not come (the read failed): ask again when needed."""
-        self._pending = None
+        self.window.forget_pending()
 
     def request_window(self) -> None:
         """Ask again for the rows in view (e.g. once the data source became ready)."""
-        self._pending = None
+        self.window.forget_pending()
         self._ensure_window()
 
     def ensure_window(self) -> None:
@@ -332,40 +320,35 @@ class JobTable(ScrollView, can_focus=True):
         self.refresh()
         self.post_message(self.MarksChanged(frozenset()))
 
-    # ---- typing a filter ------------------------------------------------------------------------
-    # Typed here, not in an Input: keys that arrive in one burst after '/' (slow SSH links
-    # deliver them so) are all queued to the focused table before any focus change could
-    # take effect, so the table itself must read them.
+    # ---- typing a filter (read here, not in an Input: see filter_editor) ----------------------
+    @property
+    def filtering(self) -> bool:
+        return self.filter.active
+
+    @property
+    def filter_text(self) -> str:
+        return self.filter.text
+
+    @filter_text.setter
+    def filter_text(self, text: str) -> None:
+        self.filter.text = text
+
     def action_start_filter(self) -> None:
-        self.filtering = True
-        self.post_message(self.FilterChanged(self.filter_text, done=False))
+        self.filter.start()
+        self.post_message(self.FilterChanged(self.filter.text, done=False))
 
     def on_key(self, event: events.Key) -> None:
-        if not self.filtering:
+        if not self.filter.active:
             if event.key == "slash":
                 event.stop()
                 event.prevent_default()
                 self.action_start_filter()
             return
-        text = self.filter_text
-        if event.key in ("enter", "escape"):
-            self.filtering = False
-            if event.key == "escape":
-                text = ""
-        elif event.key == "backspace":
-            text = text[:-1]
-        elif event.key == "ctrl+u":
-            text = ""
-        elif event.key == "ctrl+w":
-            text = text.rstrip()[: text.rstrip().rfind(" ") + 1]  # drop the last word
-        elif event.is_printable and event.character:
-            text += event.character
-        else:
+        if not self.filter.key(event.key, event.character if event.is_printable else None):
             return  # arrows, page keys... keep working while typing
         event.stop()
         event.prevent_default()
-        self.filter_text = text
-        self.post_message(self.FilterChanged(text, done=not self.filtering))
+        self.post_message(self.FilterChanged(self.filter.text, done=not self.filter.active))
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
@@ -385,7 +368,7 @@ class JobTable(ScrollView, can_focus=True):
     # ---- drawing -------------------------------------------------------------------------
     def _columns(self) -> list[tuple[Column, int]]:
         width = self.scrollable_content_region.width
-        id_width = max(3, len(str(max(self._index, default=0))))
+        id_width = max(3, len(str(self.window.max_id())))
         key = (width, id_width)
         if self._columns_cache is None or self._columns_cache[:2] != key:
             self._columns_cache = (*key, layout(width, id_width))
@@ -403,7 +386,7 @@ class JobTable(ScrollView, can_focus=True):
                 style = self.get_component_rich_style("job-table--loading")
                 return Strip([Segment(fmt.fit(" " + text, width), style)], width)
             return Strip.blank(width, self.rich_style)
-        row = self._rows.get(index)
+        row = self.window.get(index)
         if row is None:
             style = self.get_component_rich_style("job-table--loading")
             return Strip([Segment(fmt.fit("  …", width), style)], width)
