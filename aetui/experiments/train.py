@@ -5,28 +5,30 @@ Data lives on the device as uint8 and batches are index slices of a seeded permu
 Every state needed to resume exactly (model, optimizer, step, data order, RNG) is in
 the checkpoint.
 
-Running out of memory (`torch.cuda.OutOfMemoryError`, or a RuntimeError that says
-"out of memory") fails the job with the batch size and the memory numbers, or, when
-the spec has `oom_retry`, queues it once more at half the batch; it resumes from its
-last checkpoint. Test-only hook: the environment variable `AETUI_FAKE_OOM_AT_BATCH=N`
-raises `torch.cuda.OutOfMemoryError` at the first step of a batch of N or more, so that
-this path runs in tests without a GPU; the handling is the same code as a real OOM.
+One attempt, top to bottom (`_train`): `setup` loads the data, builds the model and the
+optimizer, resumes from the newest checkpoint and opens the TensorBoard writer; the loop
+runs `training_step` and, at their steps, `log`, `log_images` and `save_checkpoint`;
+`stop` saves and leaves when the job is asked to stop; `finish` evaluates, saves
+`final.pt` and records the run. Running out of memory is `aetui.experiments.oom`'s:
+it fails the job clearly or, with `oom_retry`, queues it once more at half the batch.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
 
 from aetui.experiments import checkpoint
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, JobFailed, StopRequested
+from aetui.experiments.oom import fail_or_retry, is_out_of_memory, with_fake_oom
 from aetui.experiments.tensorboard import hparams, image_grid, save_png, writer
 from aetui.specs import TrainSpec
 
 N_FIXED = 8  # held-out images shown in the image grids
-FAKE_OOM_ENV = "AETUI_FAKE_OOM_AT_BATCH"  # test-only, see the module docstring
 
 
 class DataOrder:
@@ -87,6 +89,68 @@ class Clock:
         return counted
 
 
+class LossWindow:
+    """The losses of the steps since the last log step, kept on the device: one copy a step,
+    no sync. Their sum is read back at log and checkpoint steps; it is non-finite iff some
+    step's loss was, and only then are the steps searched."""
+
+    def __init__(self, size: int, device):
+        import torch
+
+        self.losses = torch.zeros(size, device=device)
+        self.n = 0
+
+    def add(self, loss) -> None:
+        self.losses[self.n] = loss
+        self.n += 1
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+@dataclass
+class Training:
+    """One attempt: what `setup` built, and the step the loop has reached."""
+
+    spec: TrainSpec
+    ctx: JobContext
+    dp: Any  # `Solo` or `Group` (aetui.experiments.distributed): this process's part of the job
+    device: Any  # torch.device
+    data: Any  # the loaded dataset (for its counts)
+    train: Any  # uint8 images on the device
+    heldout: Any
+    batch: int  # the global batch: each rank takes batch / world of it
+    model: Any  # the plain module: checkpoints, images and evaluation use it
+    fwd: Any  # what the training step calls: `model`, in DDP and/or compiled
+    opt: Any
+    order: DataOrder
+    noise: Any  # the parsed `train_noise` corruption, or None
+    channels_last: bool
+    use_bf16: bool
+    use_compile: bool
+    ckpt_dir: Path
+    resumed_from: Path | None  # the checkpoint this attempt started from
+    step: int
+    wall_before: float  # wall and training seconds of the earlier attempts
+    train_s_before: float
+    t_start: float
+    tb: Any  # TensorBoard writer (a NullWriter on every rank but 0)
+    fixed: Any  # held-out images shown in the grids, clean and corrupted
+    fixed_noisy: Any
+    clock: Clock
+    first_step: int  # the first step of this attempt compiles/autotunes: timed apart
+    warmup_s: float = 0.0
+    last_ckpt_time: float = 0.0  # time.monotonic() of the last checkpoint (or the start)
+
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def checkpoint_overdue(self) -> bool:
+        """`checkpoint_minutes` have passed since the last checkpoint."""
+        return time.monotonic() - self.last_ckpt_time > self.spec.checkpoint_minutes * 60
+
+
 def run(spec: TrainSpec, ctx: JobContext) -> None:
     """Train; out of memory fails the job clearly or retries it at half the batch. A job on
     several devices runs this in one process per device (`aetui.experiments.distributed`)."""
@@ -98,68 +162,56 @@ def run(spec: TrainSpec, ctx: JobContext) -> None:
         except Exception as e:
             if not is_out_of_memory(e):
                 raise
-            _out_of_memory(spec, ctx)
-
-
-def is_out_of_memory(e: BaseException) -> bool:
-    import torch
-
-    text = str(e).lower()
-    return isinstance(e, torch.cuda.OutOfMemoryError) or (
-        isinstance(e, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text))
-
-
-def _out_of_memory(spec: TrainSpec, ctx: JobContext) -> None:
-    from aetui.experiments.context import RetryJob
-    from store.queries import get_run
-
-    batch = ctx.batch_size or spec.batch_size
-    what = f"{'CUDA ' if ctx.device.startswith('cuda') else ''}out of memory at batch size {batch}: {memory_numbers(ctx.device)}"
-    run = get_run(ctx.home.db, ctx.job_id)
-    retried = run is not None and "oom_retry" in run.metrics
-    half = batch // 2 - (batch // 2) % spec.gpus  # still split evenly over the devices
-    if spec.oom_retry and half >= 1 and not retried:
-        ctx.record(metrics={"oom_retry": {"from_batch_size": batch, "to_batch_size": half, "error": what}})
-        raise RetryJob(f"{what}; retrying once with batch size {half} (--oom-retry)", {"batch_size": half})
-    hint = "already retried at half the batch" if retried else "lower --batch-size, or queue with --oom-retry"
-    raise JobFailed(f"{what} ({hint})")
-
-
-def memory_numbers(device: str) -> str:
-    """Free and total memory of a CUDA device and this process's peak use, in GiB."""
-    import torch
-
-    if not device.startswith("cuda") or not torch.cuda.is_available():
-        return f"no CUDA memory numbers on {device}"
-    gib = 1024 ** 3
-    try:
-        free, total = torch.cuda.mem_get_info(device)
-        peak, reserved = torch.cuda.max_memory_allocated(device), torch.cuda.max_memory_reserved(device)
-        name = torch.cuda.get_device_name(device)
-    except RuntimeError as e:  # the device may be in a bad state after the failure
-        return f"memory numbers unavailable ({str(e).splitlines()[0][:200]})"
-    return (f"this job peaked at {peak / gib:.2f} GiB allocated ({reserved / gib:.2f} GiB reserved); "
-            f"{free / gib:.2f} GiB free of {total / gib:.2f} GiB on {name}")
-
-
-def _fake_oom_batch() -> int | None:
-    import os
-
-    value = os.environ.get(FAKE_OOM_ENV)
-    return int(value) if value else None
+            fail_or_retry(spec, ctx)
 
 
 def _train(spec: TrainSpec, ctx: JobContext, dp=None) -> None:
+    from aetui.experiments.distributed import Solo
+
+    t = setup(spec, ctx, dp or Solo())  # a no-op `Solo` when this process is the whole job
+    train_step = with_fake_oom(training_step(t), t.batch)  # the hook only when a test asks for it
+    window = LossWindow(max(1, min(spec.log_every, spec.steps - t.step)), t.device)
+    last_loss = None
+    while t.step < spec.steps:
+        if t.dp.should_stop(ctx.should_stop, t.checkpoint_overdue()):
+            stop(t)
+        window.add(train_step())
+        t.step += 1
+        if t.step == t.first_step:
+            t.warmup_s = t.clock.restart()
+
+        at_end = t.step == spec.steps
+        log_now = t.step % spec.log_every == 0 or at_end
+        images_now = t.step % spec.image_every == 0 or at_end
+        ckpt_now = t.step % spec.checkpoint_every == 0 or at_end or t.dp.due(t.checkpoint_overdue())
+        if not (log_now or images_now or ckpt_now):
+            continue
+        t.clock.pause()
+        if log_now or ckpt_now:  # never checkpoint a diverged model
+            loss = window_loss(t, window)
+        if log_now:
+            last_loss = loss
+            window.clear()
+            log(t, last_loss, at_end)
+        if images_now:
+            log_images(t)
+        if ckpt_now and not at_end:
+            save_checkpoint(t)
+        t.clock.resume()
+    finish(t, last_loss)
+
+
+# ------------------------------------------------------------------ set-up and resume
+
+def setup(spec: TrainSpec, ctx: JobContext, dp) -> Training:
+    """Data, model, optimizer and data order, resumed from the newest checkpoint; the
+    TensorBoard writer and the images shown in the grids. Tells the store the start step."""
     import torch
-    import torch.nn.functional as F
 
     from aetui.corruptions import apply as corrupt
     from aetui.corruptions import parse_corruption
     from aetui.data import load_dataset, to_float
-    from aetui.experiments.distributed import Solo
-    from aetui.models import build
 
-    dp = dp or Solo()  # this process's part of a data-parallel job: a no-op alone
     t_start = time.time()
     device = torch.device(ctx.device)
     cuda = device.type == "cuda"
@@ -168,166 +220,213 @@ def _train(spec: TrainSpec, ctx: JobContext, dp=None) -> None:
                         download=spec.download, heldout_fraction=spec.heldout_fraction)
     train, heldout = data.train.to(device), data.heldout.to(device)
     batch = dp.global_batch(min(spec.batch_size, len(train)))  # each rank takes batch / world of it
-    model = build(spec.model, spec.res, **spec.options).to(device)
-    # channels_last speeds up convolutions on CUDA and CPU alike; an MLP would only pay a copy
-    channels_last = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    if cuda:
-        torch.backends.cudnn.benchmark = True
+    model, channels_last = build_model(spec, device)
     # fused Adam: one kernel for all parameters (on CPU ~5x faster than the foreach default)
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr, fused=device.type in ("cuda", "cpu"))
     order = DataOrder(len(train), batch, spec.seed, device)
-    noise = parse_corruption(spec.train_noise) if spec.train_noise else None
-    use_bf16 = spec.precision == "bf16" or (spec.precision == "auto" and cuda)
-    use_compile = spec.compile if spec.compile is not None else cuda
-    config = {"name": spec.model, "res": spec.res, "options": dict(spec.options)}
 
     ckpt_dir = ctx.run_dir / "checkpoints"
-    step, wall_before, train_s_before = 0, 0.0, 0.0
-    resume_from = checkpoint.latest(ckpt_dir)
-    if resume_from is not None:
-        state = checkpoint.load(resume_from, map_location=str(device))
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        order.load(state["order"])
-        torch.set_rng_state(state["rng"]["cpu"])
-        if cuda and "cuda" in state["rng"]:
-            torch.cuda.set_rng_state(state["rng"]["cuda"])
-        step = int(state["step"])
-        wall_before, train_s_before = float(state["wall_s"]), float(state["train_s"])
+    resumed_from = checkpoint.latest(ckpt_dir)
+    step, wall_before, train_s_before = resume(resumed_from, model, opt, order, device)
     dp.seed(spec.seed, step)  # several ranks: a noise stream each
     ctx.batch_size = batch
     ctx.started(step)
 
-    ddp = dp.wrap(model, spec.sync_bn)  # `model` stays the plain module (checkpoints, images, evaluation)
-    fwd = torch.compile(ddp) if use_compile else ddp
+    use_compile = spec.compile if spec.compile is not None else cuda
+    fwd = dp.wrap(model, spec.sync_bn)  # `model` stays the plain module (checkpoints, images, evaluation)
+    if use_compile:
+        fwd = torch.compile(fwd)
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     tb = dp.writer(lambda: writer(ctx.run_dir, start_step=step))  # rank 0 writes TensorBoard and files
     fixed = to_float(heldout[:N_FIXED])
     fixed_gen = torch.Generator(device=device).manual_seed(spec.seed + 1)
     fixed_noisy = corrupt(fixed, parse_corruption("mix:0.3"), generator=fixed_gen)
-
-    def state_dict(at: int) -> dict[str, Any]:
-        rng = {"cpu": torch.get_rng_state()}
-        if cuda:
-            rng["cuda"] = torch.cuda.get_rng_state()
-        return {"config": config, "spec": spec.model_dump(mode="json"), "step": at, "model": model.state_dict(),
-                "optimizer": opt.state_dict(), "order": order.state(), "rng": rng,
-                "wall_s": wall_before + time.time() - t_start, "train_s": train_s_before + warmup_s + clock.total}
-
-    def images(at: int) -> None:
-        # the eager model: compiling no-grad (and, in `evaluate`, eval-mode and partial-batch)
-        # graphs would cost more compilations than these few forward passes take
-        with bn_mode(model, "train"), torch.no_grad(), \
-                torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            recon = model(fixed).float()
-            denoised = model(fixed_noisy).float()
-        tb.add_images("images/input", fixed.clamp(0, 1), at)
-        tb.add_images("images/reconstruction", recon.clamp(0, 1), at)
-        tb.add_images("images/noisy_input", fixed_noisy.clamp(0, 1), at)
-        tb.add_images("images/denoised", denoised.clamp(0, 1), at)
-        if not dp.main:  # every rank runs the forward passes (SyncBatchNorm syncs them), one writes
-            return
-        save_png(image_grid(torch.cat([fixed, recon]), nrow=len(fixed)), ctx.artifact_path("images", f"recon_{at:08d}.png"))
-        save_png(image_grid(torch.cat([fixed_noisy, denoised]), nrow=len(fixed)),
-                 ctx.artifact_path("images", f"denoise_{at:08d}.png"))
-
     clock = Clock(sync)
     model.train()
-    # the losses since the last log step stay on the device (one copy a step, no sync); their sum
-    # is read back at log and checkpoint steps: non-finite iff some step's was, only then searched
-    losses = torch.zeros(max(1, min(spec.log_every, spec.steps - step)), device=device)
-    first_step, warmup_s = step + 1, 0.0  # the first step compiles/autotunes: timed apart
-    window, last_loss, last_ckpt_time = 0, None, time.monotonic()
-    fake_oom = _fake_oom_batch()
-    while step < spec.steps:
-        if dp.should_stop(ctx.should_stop, time.monotonic() - last_ckpt_time > spec.checkpoint_minutes * 60):
-            clock.pause()
-            if step > ctx.start_step and dp.main:  # else the newest checkpoint already holds this state
-                tb.flush()
-                checkpoint.save_step(ckpt_dir, step, state_dict(step))
-            tb.close()
-            raise StopRequested(step)
-        if fake_oom is not None and batch >= fake_oom:
-            raise torch.cuda.OutOfMemoryError(f"CUDA out of memory ({FAKE_OOM_ENV}={fake_oom} test hook)")
-        x = to_float(train[dp.shard(order.next())])
+    return Training(
+        spec=spec, ctx=ctx, dp=dp, device=device, data=data, train=train, heldout=heldout, batch=batch,
+        model=model, fwd=fwd, opt=opt, order=order,
+        noise=parse_corruption(spec.train_noise) if spec.train_noise else None, channels_last=channels_last,
+        use_bf16=spec.precision == "bf16" or (spec.precision == "auto" and cuda), use_compile=use_compile,
+        ckpt_dir=ckpt_dir, resumed_from=resumed_from, step=step, wall_before=wall_before,
+        train_s_before=train_s_before, t_start=t_start, tb=tb, fixed=fixed, fixed_noisy=fixed_noisy,
+        clock=clock, first_step=step + 1, last_ckpt_time=time.monotonic())
+
+
+def build_model(spec: TrainSpec, device) -> tuple[Any, bool]:
+    """The model on the device, and whether it runs channels_last."""
+    import torch
+
+    from aetui.models import build
+
+    model = build(spec.model, spec.res, **spec.options).to(device)
+    # channels_last speeds up convolutions on CUDA and CPU alike; an MLP would only pay a copy
+    channels_last = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    return model, channels_last
+
+
+def resume(path: Path | None, model, opt, order: DataOrder, device) -> tuple[int, float, float]:
+    """Load a checkpoint's model, optimizer, data order and RNG states; returns its step and
+    the wall and training seconds before it ((0, 0.0, 0.0) without one)."""
+    import torch
+
+    if path is None:
+        return 0, 0.0, 0.0
+    state = checkpoint.load(path, map_location=str(device))
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    order.load(state["order"])
+    torch.set_rng_state(state["rng"]["cpu"])
+    if device.type == "cuda" and "cuda" in state["rng"]:
+        torch.cuda.set_rng_state(state["rng"]["cuda"])
+    return int(state["step"]), float(state["wall_s"]), float(state["train_s"])
+
+
+def state_dict(t: Training) -> dict[str, Any]:
+    """Everything a resume needs, and the config and spec that describe the run."""
+    import torch
+
+    rng = {"cpu": torch.get_rng_state()}
+    if t.cuda:
+        rng["cuda"] = torch.cuda.get_rng_state()
+    spec = t.spec
+    return {"config": {"name": spec.model, "res": spec.res, "options": dict(spec.options)},
+            "spec": spec.model_dump(mode="json"), "step": t.step, "model": t.model.state_dict(),
+            "optimizer": t.opt.state_dict(), "order": t.order.state(), "rng": rng,
+            "wall_s": t.wall_before + time.time() - t.t_start,
+            "train_s": t.train_s_before + t.warmup_s + t.clock.total}
+
+
+# ------------------------------------------------------------------ one step
+
+def training_step(t: Training) -> Callable[[], Any]:
+    """One optimizer step on the next batch; returns its loss, still on the device."""
+    import torch
+    import torch.nn.functional as F
+
+    from aetui.corruptions import apply as corrupt
+    from aetui.data import to_float
+
+    train, shard, order, fwd, opt = t.train, t.dp.shard, t.order, t.fwd, t.opt
+    noise, channels_last, device_type, use_bf16 = t.noise, t.channels_last, t.device.type, t.use_bf16
+
+    def step():
+        x = to_float(train[shard(order.next())])
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         inp = corrupt(x, noise) if noise is not None else x
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=use_bf16):
             out = fwd(inp)
         loss = F.mse_loss(out.float(), x)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        step += 1
-        window += 1
-        losses[window - 1] = loss.detach()
-        if step == first_step:
-            warmup_s = clock.restart()
+        return loss.detach()
 
-        at_end = step == spec.steps
-        log_now = step % spec.log_every == 0 or at_end
-        images_now = step % spec.image_every == 0 or at_end
-        ckpt_now = (step % spec.checkpoint_every == 0 or at_end
-                    or dp.due(time.monotonic() - last_ckpt_time > spec.checkpoint_minutes * 60))
-        if not (log_now or images_now or ckpt_now):
-            continue
-        clock.pause()
-        if log_now or ckpt_now:  # never checkpoint a diverged model
-            window_losses = dp.average(losses[:window])  # several ranks: the mean of their shares' losses
-            window_loss = float(window_losses.sum()) / window
-            if not math.isfinite(window_loss):
-                bad = (~torch.isfinite(window_losses)).nonzero()
-                if len(bad):
-                    tb.close()
-                    raise JobFailed(f"diverged at step {step - window + 1 + int(bad[0])}: loss is not finite")
-        if log_now:
-            last_loss = window_loss
-            window = 0
-            ips = images_rate(step - first_step, batch, clock.total)
-            tb.add_scalar("train/loss", last_loss, step)
-            tb.add_scalar("train/lr", opt.param_groups[0]["lr"], step)
-            if ips:
-                tb.add_scalar("train/images_per_s", ips, step)
-            ctx.progress(step, spec.steps, loss=last_loss, images_per_s=ips, force=at_end)
-        if images_now:
-            images(step)
-        if ckpt_now and not at_end:
-            tb.flush()  # the curve up to this step is on disk before the checkpoint that resumes it
-            if dp.main:
-                checkpoint.save_step(ckpt_dir, step, state_dict(step))
-            last_ckpt_time = time.monotonic()
-        clock.resume()
+    return step
 
-    if not dp.main:  # rank 0 evaluates, saves the final checkpoint and records the run
-        tb.close()
+
+# ------------------------------------------------------------------ log, images, checkpoints
+
+def window_loss(t: Training, window: LossWindow) -> float:
+    """The mean loss of the window (over the ranks, too); JobFailed at the first step whose
+    loss is not finite."""
+    import torch
+
+    losses = t.dp.average(window.losses[:window.n])  # several ranks: the mean of their shares' losses
+    loss = float(losses.sum()) / window.n
+    if not math.isfinite(loss):
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            t.tb.close()
+            raise JobFailed(f"diverged at step {t.step - window.n + 1 + int(bad[0])}: loss is not finite")
+    return loss
+
+
+def log(t: Training, loss: float, at_end: bool) -> None:
+    ips = images_rate(t.step - t.first_step, t.batch, t.clock.total)
+    t.tb.add_scalar("train/loss", loss, t.step)
+    t.tb.add_scalar("train/lr", t.opt.param_groups[0]["lr"], t.step)
+    if ips:
+        t.tb.add_scalar("train/images_per_s", ips, t.step)
+    t.ctx.progress(t.step, t.spec.steps, loss=loss, images_per_s=ips, force=at_end)
+
+
+def log_images(t: Training) -> None:
+    """Reconstructions of the fixed held-out images, clean and corrupted: TensorBoard and PNGs."""
+    import torch
+
+    # the eager model: compiling no-grad (and, in `evaluate`, eval-mode and partial-batch)
+    # graphs would cost more compilations than these few forward passes take
+    fixed, fixed_noisy, at, tb = t.fixed, t.fixed_noisy, t.step, t.tb
+    with bn_mode(t.model, "train"), torch.no_grad(), \
+            torch.autocast(t.device.type, dtype=torch.bfloat16, enabled=t.use_bf16):
+        recon = t.model(fixed).float()
+        denoised = t.model(fixed_noisy).float()
+    tb.add_images("images/input", fixed.clamp(0, 1), at)
+    tb.add_images("images/reconstruction", recon.clamp(0, 1), at)
+    tb.add_images("images/noisy_input", fixed_noisy.clamp(0, 1), at)
+    tb.add_images("images/denoised", denoised.clamp(0, 1), at)
+    if not t.dp.main:  # every rank runs the forward passes (SyncBatchNorm syncs them), one writes
         return
-    if step == ctx.start_step and resume_from is not None and resume_from.name == "final.pt":
+    save_png(image_grid(torch.cat([fixed, recon]), nrow=len(fixed)), t.ctx.artifact_path("images", f"recon_{at:08d}.png"))
+    save_png(image_grid(torch.cat([fixed_noisy, denoised]), nrow=len(fixed)),
+             t.ctx.artifact_path("images", f"denoise_{at:08d}.png"))
+
+
+def save_checkpoint(t: Training) -> None:
+    t.tb.flush()  # the curve up to this step is on disk before the checkpoint that resumes it
+    if t.dp.main:
+        checkpoint.save_step(t.ckpt_dir, t.step, state_dict(t))
+    t.last_ckpt_time = time.monotonic()
+
+
+def stop(t: Training) -> None:
+    """Asked to stop: save this step's state (unless the newest checkpoint holds it) and leave."""
+    t.clock.pause()
+    if t.step > t.ctx.start_step and t.dp.main:  # else the newest checkpoint already holds this state
+        t.tb.flush()
+        checkpoint.save_step(t.ckpt_dir, t.step, state_dict(t))
+    t.tb.close()
+    raise StopRequested(t.step)
+
+
+def finish(t: Training, last_loss: float | None) -> None:
+    """Rank 0 evaluates, saves the final checkpoint and records the run's summary metrics."""
+    import torch
+
+    if not t.dp.main:
+        t.tb.close()
+        return
+    spec, ctx, step, batch, clock = t.spec, t.ctx, t.step, t.batch, t.clock
+    if step == ctx.start_step and t.resumed_from is not None and t.resumed_from.name == "final.pt":
         last_loss = ctx_metrics_loss(ctx)
-    heldout_mse = evaluate(model, model, heldout, batch // dp.world, use_bf16, device)
+    heldout_mse = evaluate(t.model, t.model, t.heldout, batch // t.dp.world, t.use_bf16, t.device)
     # steady throughput: the first step (compilation, autotuning) is reported as compile_s
-    images_per_s = (images_rate(step - first_step, batch, clock.total)
-                    or images_rate(step - ctx.start_step, batch, warmup_s))
-    state = state_dict(step)
-    tb.flush()
-    checkpoint.save(ckpt_dir / "final.pt", state)
+    images_per_s = (images_rate(step - t.first_step, batch, clock.total)
+                    or images_rate(step - ctx.start_step, batch, t.warmup_s))
+    state = state_dict(t)
+    t.tb.flush()
+    checkpoint.save(t.ckpt_dir / "final.pt", state)
     metrics = {
         "final_loss": last_loss, "heldout_mse": heldout_mse, "images_per_s": images_per_s,
         "steps_done": step, "wall_s": round(state["wall_s"], 3), "train_s": round(state["train_s"], 3),
-        "device": str(device) if not cuda else f"cuda ({torch.cuda.get_device_name(device)})",
-        "params": sum(p.numel() for p in model.parameters()), "train_images": len(train),
-        "heldout_images": len(heldout), "skipped_images": data.skipped, "batch_size": batch,
-        "precision": "bf16" if use_bf16 else "fp32", "compiled": bool(use_compile),
-        "first_step_s": round(warmup_s, 3), "compile_s": round(warmup_s, 3) if use_compile else None,
-        "cpu_busy": round(clock.cpu / clock.total, 3) if clock.total > 0 and step > first_step else None,
-        **dp.metrics(),
+        "device": str(t.device) if not t.cuda else f"cuda ({torch.cuda.get_device_name(t.device)})",
+        "params": sum(p.numel() for p in t.model.parameters()), "train_images": len(t.train),
+        "heldout_images": len(t.heldout), "skipped_images": t.data.skipped, "batch_size": batch,
+        "precision": "bf16" if t.use_bf16 else "fp32", "compiled": bool(t.use_compile),
+        "first_step_s": round(t.warmup_s, 3), "compile_s": round(t.warmup_s, 3) if t.use_compile else None,
+        "cpu_busy": round(clock.cpu / clock.total, 3) if clock.total > 0 and step > t.first_step else None,
+        **t.dp.metrics(),
     }
-    hparams(tb, {"model": spec.model, "res": spec.res, "data": spec.data, "lr": spec.lr, "batch_size": batch,
-                 "steps": spec.steps, "seed": spec.seed, **spec.options},
+    hparams(t.tb, {"model": spec.model, "res": spec.res, "data": spec.data, "lr": spec.lr, "batch_size": batch,
+                   "steps": spec.steps, "seed": spec.seed, **spec.options},
             {"final_loss": last_loss if last_loss is not None else float("nan"), "heldout_mse": heldout_mse})
-    tb.close()
+    t.tb.close()
     ctx.record(metrics=metrics, artifacts={
         "checkpoint": "checkpoints/final.pt", "tensorboard": "tb", "images": "images",
         "stdout": "stdout.log", "stderr": "stderr.log"})
