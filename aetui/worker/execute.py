@@ -87,19 +87,13 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
 
 def _describe(e: BaseException) -> str:
     from aetui.experiments.context import JobFailed
+    from aetui.experiments.oom import is_out_of_memory
 
     if isinstance(e, (JobFailed, ValueError)):
         return str(e)
-    oom = _oom_text(e)
-    if oom:
-        return oom
+    if is_out_of_memory(e):
+        return f"out of memory: {(str(e).splitlines() or [''])[0][:500]}"
     return f"{type(e).__name__}: {e}".strip()[:2000]
-
-
-def _oom_text(e: BaseException) -> str | None:
-    if "out of memory" not in str(e).lower():
-        return None
-    return f"out of memory: {str(e).splitlines()[0][:500]}"
 
 
 def versions() -> dict[str, str]:
