@@ -1,7 +1,9 @@
 """What users do with jobs: the functions the CLI and the dashboard both call.
 
 Each takes a `Home`, validates with `aetui.specs`, and changes state only through
-`store.queue`. Errors a user can fix come out as `UserError`.
+`store.queue`. Errors a user can fix come out as `UserError`. An experiment (sweep,
+walk, probe) is checked against the model it runs on first (`describe_target`: a
+finished training job or a checkpoint file) and queued by `submit_experiment`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ import itertools
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterator
 
 from aetui.errors import UserError
 from aetui.home import Home
-from aetui.specs import parse_spec
+from aetui.specs import ModelInfo, parse_spec
 
 
 @contextmanager
@@ -57,7 +60,7 @@ def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int 
             except ValueError as e:
                 raise UserError(str(e)) from None
     if parent is not None:
-        parsed = [_check_parent(home, spec, parent) for spec in parsed]
+        describe_job(home, parent)  # the parent must be a finished training run
     from store.queue import enqueue_many
 
     for spec in parsed:
@@ -76,16 +79,72 @@ def _check_devices(spec: Any, device: str) -> None:
         raise UserError(f"--gpus {gpus} runs on any {gpus} free devices: leave --device at auto (not {device})")
 
 
-def _check_parent(home: Home, spec: Any, parent: int) -> Any:
+def describe_job(home: Home, job_id: int) -> ModelInfo:
+    """The model of a finished training job, from its spec in the store (no torch);
+    UserError unless the job is one."""
     from store.queries import get_job
 
     with _queue_errors():
-        job = get_job(home.db, parent)
+        job = get_job(home.db, job_id)
     if job.kind != "train":
-        raise UserError(f"job {parent} is a {job.kind} job, not a training run")
+        raise UserError(f"job {job_id} is a {job.kind} job, not a training run")
     if job.status != "done":
-        raise UserError(f"job {parent} is {job.status}, not a finished training run")
-    return spec
+        raise UserError(f"job {job_id} is {job.status}, not a finished training run")
+    return ModelInfo.from_train_spec(job.spec, f"job {job_id}")
+
+
+def describe_checkpoint(path: Path) -> ModelInfo:
+    """The model of a checkpoint file; UserError unless it is a plain aetui checkpoint."""
+    from aetui.experiments.checkpoint import CheckpointError, load
+    from aetui.models.catalog import validate
+
+    try:
+        state = load(path)
+    except CheckpointError as e:
+        raise UserError(str(e)) from None
+    except Exception as e:  # torch.load fails in many ways on files that are not checkpoints
+        raise UserError(f"{path} is not a plain checkpoint (weights_only load failed: {type(e).__name__})") from None
+    try:
+        info = ModelInfo.from_state(state, str(path))
+        validate(info.model, info.res, **info.options)
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{path} is not an aetui checkpoint (bad model config: {e})") from None
+    return info
+
+
+def describe_target(home: Home, target: str) -> tuple[ModelInfo, int | None, str | None]:
+    """(model, parent job id, checkpoint path) of a job id or a checkpoint file path."""
+    text = target.strip()
+    if text.isdigit():
+        return describe_job(home, int(text)), int(text), None
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise UserError(f"{target!r} is neither a job id nor an existing checkpoint file")
+    if not path.is_file():
+        raise UserError(f"{target} is not a checkpoint file")
+    path = path.resolve()
+    return describe_checkpoint(path), None, str(path)
+
+
+def submit_experiment(home: Home, kind: str, fields: dict[str, Any], target: str, *,
+                      priority: int = 0, device: str = "auto") -> Any:
+    """Validate a sweep/walk/probe against the model it runs on, then queue it.
+
+    `target` is a finished training job's id (it becomes the job's parent) or a
+    checkpoint file (an outside model: no parent, the spec holds the path). Nothing is
+    queued unless every check passes.
+    """
+    info, parent, checkpoint = describe_target(home, target)
+    data = {k: v for k, v in fields.items() if v is not None}
+    if checkpoint is not None:
+        data["checkpoint"] = checkpoint
+    spec = parse_spec(kind, data)
+    try:
+        spec.check_model(info)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    (job,) = submit(home, kind, [spec.model_dump(mode="json")], priority=priority, device=device, parent=parent)
+    return job
 
 
 def cancel(home: Home, job_id: int):
@@ -112,7 +171,6 @@ def set_priority(home: Home, job_id: int, priority: int):
 def delete(home: Home, job_id: int) -> None:
     """Delete a finished job: its rows and its run folder together."""
     import shutil
-    from pathlib import Path
 
     from store import queue
 

@@ -95,7 +95,7 @@ def test_every_experiment_verb_has_help_with_an_example(lab, verb):
 
 
 def test_layer_names_without_torch_match_the_models():
-    from aetui.experiments.parent import layer_names
+    from aetui.specs import layer_names
     from aetui.models import build
 
     configs = [("mlp", 8, {"width": 16, "hidden_layers": 3}), ("unet", 32, {"base_width": 4, "depth": 2}),

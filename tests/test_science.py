@@ -42,8 +42,7 @@ def _train(home: Home, **options) -> int:
 
 def _run(home: Home, kind: str, target, **fields) -> dict:
     """Queue an experiment on `target`, run it here, return `aetui show --json`'s dict."""
-    from aetui.experiments.parent import submit_experiment
-    from aetui.jobs import job_detail
+    from aetui.jobs import job_detail, submit_experiment
     from aetui.worker.foreground import run_now
 
     job = submit_experiment(home, kind, fields, str(target), device="cpu")

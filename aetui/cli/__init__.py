@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli import db_cmds, jobs_cmds, work_cmds
+from aetui.cli import db_cmds, experiment_cmds, jobs_cmds, work_cmds
 from aetui.cli.options import HomeOpt
 
 app = typer.Typer(
@@ -32,13 +32,7 @@ app = typer.Typer(
 jobs_cmds.register(app)
 work_cmds.register(app)
 db_cmds.register(app)
-try:
-    import aetui.cli.experiment_cmds as experiment_cmds
-except ModuleNotFoundError as e:  # experiments not built yet in this checkout
-    if e.name != "aetui.cli.experiment_cmds":
-        raise
-else:
-    experiment_cmds.register(app)
+experiment_cmds.register(app)
 
 
 @app.callback()
@@ -51,12 +45,8 @@ def dashboard(
     if ctx.invoked_subcommand is not None:
         return
     from aetui.cli.options import home_of
+    from aetui.tui.app import run_dashboard
 
-    try:
-        from aetui.tui.app import run_dashboard
-    except ModuleNotFoundError:
-        typer.echo(ctx.get_help())
-        return
     run_dashboard(home_of(home), graphics=graphics)
 
 

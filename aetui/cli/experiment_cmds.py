@@ -118,8 +118,7 @@ def probe(
 def _queue_and_maybe_run(kind: str, fields: dict[str, Any], target: str, *, now: bool, priority: int, device: str,
                          as_json: bool, home: str | None) -> None:
     """Queue (nothing on bad input), then either report the job or run it here."""
-    from aetui.experiments.parent import submit_experiment
-    from aetui.jobs import job_detail, job_summary
+    from aetui.jobs import job_detail, job_summary, submit_experiment
 
     h = home_of(home)
     job = submit_experiment(h, kind, fields, target, priority=priority, device=device)

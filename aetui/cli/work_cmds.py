@@ -178,8 +178,7 @@ def demo(json: JsonOpt = False, home: HomeOpt = None) -> None:
 
 def _demo_experiment(h, kind: str, fields: dict, parent: int, quiet: bool) -> dict:
     """Queue one experiment on the demo's training run and run it here."""
-    from aetui.experiments.parent import submit_experiment
-    from aetui.jobs import job_detail
+    from aetui.jobs import job_detail, submit_experiment
     from aetui.worker.foreground import run_now
 
     job = submit_experiment(h, kind, fields, str(parent))

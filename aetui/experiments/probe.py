@@ -20,7 +20,7 @@ from typing import Any
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, StopRequested
 from aetui.experiments.parent import fresh_model, heldout_images, load_parent
-from aetui.experiments.specs import ProbeSpec
+from aetui.specs.experiments import ProbeSpec
 from aetui.experiments.tensorboard import image_grid, save_png, writer
 
 START_MU, START_SIGMA = 0.7, 0.05  # the start input, as the original (randn / 20 + 0.7)

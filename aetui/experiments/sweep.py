@@ -27,7 +27,7 @@ from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, StopRequested
 from aetui.experiments.parent import fresh_model, heldout_images, load_parent
 from aetui.experiments.plots import Series, line_plot
-from aetui.experiments.specs import SweepSpec
+from aetui.specs.experiments import SweepSpec
 from aetui.experiments.tensorboard import image_grid, save_png, writer
 
 PSNR_CAP_DB = 100.0  # PSNR of an exact copy (MSE 0) is reported as this

@@ -27,7 +27,7 @@ from typing import Any, Iterator
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, JobFailed, StopRequested
 from aetui.experiments.parent import heldout_images, load_parent
-from aetui.experiments.specs import WalkSpec
+from aetui.specs.experiments import WalkSpec
 from aetui.experiments.tensorboard import image_grid, save_png, writer
 
 FILM_ROWS = 4  # chains shown in the filmstrip

@@ -180,21 +180,18 @@ EXPERIMENTS = ("sweep", "walk", "probe")
 
 
 def experiment_kinds() -> list[str]:
-    """The registered job kinds that start from a training run: sweep, walk, probe, and
+    """The job kinds that start from a training run: sweep, walk, probe, and
     any other whose spec names its run (hidden helper kinds such as `noop` do not)."""
-    from aetui import specs
+    from aetui.specs import SPEC_TYPES
 
-    specs._load_experiment_specs()
-    known = [k for k in EXPERIMENTS if k in specs.SPEC_TYPES]
-    others = [k for k, t in specs.SPEC_TYPES.items()
+    others = [k for k, t in SPEC_TYPES.items()
               if k not in ("train", *EXPERIMENTS) and parent_field(t) is not None]
-    return known + others
+    return [*EXPERIMENTS, *others]
 
 
 def spec_type(kind: str) -> type:
-    from aetui import specs
+    from aetui.specs import SPEC_TYPES
 
-    specs._load_experiment_specs()
-    if kind not in specs.SPEC_TYPES:
+    if kind not in SPEC_TYPES:
         raise UserError(f"unknown job kind {kind!r}")
-    return specs.SPEC_TYPES[kind]
+    return SPEC_TYPES[kind]

@@ -62,10 +62,8 @@ def first_page(db_url: str, limit: int) -> tuple[list[JobRow], int, dict[str, in
     on a small machine; this lets the table paint before that is done."""
     import sqlite3
 
-    try:
-        from store import sqlite_read
-    except ImportError:
-        return None
+    from store import sqlite_read
+
     path = sqlite_read.sqlite_path(db_url)
     if path is None or not path.is_file():
         return None

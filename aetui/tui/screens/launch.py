@@ -228,12 +228,11 @@ class LaunchScreen(ModalScreen[list[int] | None]):
         from aetui import jobs
 
         try:
-            submit_experiment = _experiment_submitter() if kind != "train" else None
-            if submit_experiment is not None and self.source_run is not None:
+            if kind != "train" and self.source_run is not None:
                 # what `aetui sweep/walk/probe RUN` does: the spec is checked against the
                 # run's model, then queued with the run as its parent
-                queued = [submit_experiment(self.app.home, kind, spec, str(self.source_run.id),
-                                            priority=priority, device=device)]
+                queued = [jobs.submit_experiment(self.app.home, kind, spec, str(self.source_run.id),
+                                                 priority=priority, device=device)]
             else:
                 queued = jobs.submit(self.app.home, kind, [spec], priority=priority, device=device,
                                      parent=self.source_run.id if self.source_run is not None else None)
@@ -252,11 +251,3 @@ class LaunchScreen(ModalScreen[list[int] | None]):
             return
         self.dismiss(message.ids)
 
-
-def _experiment_submitter():
-    """`aetui.experiments.parent.submit_experiment` where the experiments provide it."""
-    try:
-        from aetui.experiments.parent import submit_experiment
-    except ImportError:
-        return None
-    return submit_experiment

@@ -1,7 +1,7 @@
-"""Job specs: validated once here, shared by the CLI, the dashboard and the worker.
+"""The training spec: copy task (MSE) on one dataset with one model.
 
-Pure pydantic + the torch-free catalogs (models, data, corruptions): validating a spec
-never imports torch. A spec round-trips through JSON in the store (`Job.spec`).
+Pure pydantic + the torch-free catalogs (models, data, corruptions): validating it
+never imports torch.
 """
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from aetui.errors import UserError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class TrainSpec(BaseModel):
@@ -96,65 +94,3 @@ def _default_option(model: str, key: str) -> Any:
     from aetui.models import catalog
 
     return catalog.defaults(model).get(key)
-
-
-class NoopSpec(BaseModel):
-    """A hidden job kind that only sleeps and reports progress: a test and benchmark aid
-    for the queue and the worker (many cheap jobs through real worker processes). Not
-    offered by the CLI."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["noop"] = "noop"
-    steps: int = Field(1, ge=1)
-    sleep_s: float = Field(0.0, ge=0, description="seconds per step, not interrupted by a stop request")
-    gpus: int = Field(1, ge=1, description="devices it holds (one process each, as a data-parallel job)")
-
-    @property
-    def label(self) -> str:
-        return f"noop {self.steps} steps"
-
-
-SPEC_TYPES: dict[str, type[BaseModel]] = {"train": TrainSpec, "noop": NoopSpec}
-
-
-def register(kind: str, spec_type: type[BaseModel]) -> None:
-    """Experiments register their spec type under their job kind."""
-    SPEC_TYPES[kind] = spec_type
-
-
-def parse_spec(kind: str, data: dict[str, Any]) -> BaseModel:
-    """Validate a spec dict of a job kind; UserError with one line on failure."""
-    _load_experiment_specs()
-    spec_type = SPEC_TYPES.get(kind)
-    if spec_type is None:
-        raise UserError(f"unknown job kind {kind!r}")
-    try:
-        return spec_type.model_validate(data)
-    except ValidationError as e:
-        raise UserError(one_line(e)) from None
-
-
-def one_line(e: ValidationError) -> str:
-    """The first validation problem as one readable line."""
-    err = e.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ()) if p != "__root__")
-    msg = str(err.get("msg", "invalid"))
-    for prefix in ("Value error, ", "Assertion failed, "):
-        msg = msg.removeprefix(prefix)
-    if where and where in cls_fields():
-        return f"--{where.replace('_', '-')}: {msg[0].lower() + msg[1:]}"
-    return f"{where}: {msg}" if where else msg
-
-
-def cls_fields() -> set[str]:
-    """Spec field names across kinds (those are CLI flags too)."""
-    return {name for spec_type in SPEC_TYPES.values() for name in spec_type.model_fields}
-
-
-def _load_experiment_specs() -> None:
-    try:
-        import aetui.experiments.specs  # noqa: F401  (registers sweep, walk, probe)
-    except ModuleNotFoundError as e:
-        if e.name != "aetui.experiments.specs":
-            raise

@@ -1,10 +1,10 @@
 """Specs of the experiments on a trained model: `sweep`, `walk` and `probe`.
 
-Importing this module registers them with `aetui.specs` (its `parse_spec` imports it).
 Like the training spec they validate without torch. What depends on the model they run
 on (a latent walk needs an encoder/decoder split, a probe needs a layer the model has)
-is checked by `check_model` against a :class:`aetui.experiments.parent.ModelInfo`
-before the job is queued (`aetui.experiments.parent.submit_experiment`).
+is checked by `check_model` against a :class:`aetui.specs.model_info.ModelInfo` before
+the job is queued (`aetui.jobs.submit_experiment`). Their runners are
+`aetui.experiments.sweep`, `.walk` and `.probe`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from aetui.experiments.parent import ModelInfo, layer_names
-from aetui.specs import register
+from aetui.specs.model_info import ModelInfo, layer_names
 
 BN = Literal["train", "eval"]
 
@@ -217,8 +216,3 @@ class ProbeSpec(_OnModel):
     @property
     def label(self) -> str:
         return f"probe {self.layer} {self.iters} iters lr={self.lr:g}{self._of()}"
-
-
-register("sweep", SweepSpec)
-register("walk", WalkSpec)
-register("probe", ProbeSpec)
