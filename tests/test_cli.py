@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -17,6 +18,33 @@ VERBS = ["queue", "runs", "show", "cancel", "retry", "priority", "delete", "paus
 def test_every_verb_has_help_with_an_example(home, verb):
     out = aetui(home, verb, "--help").stdout
     assert "Example" in out and "--home" in out
+
+
+HELP_DEFAULTS = {  # verb -> (spec kind, spec fields whose defaults its help states)
+    "queue": ("train", ["steps", "batch_size", "lr", "seed", "checkpoint_every", "checkpoint_minutes",
+                        "heldout_fraction", "log_every", "image_every"]),
+    "sweep": ("sweep", ["images", "batch_size", "bn", "control", "samples", "seed"]),
+    "walk": ("walk", ["steps", "chains", "start", "mu", "sigma", "bn"]),
+    "probe": ("probe", ["iters", "lr", "images", "bn"]),
+}
+
+
+@pytest.mark.parametrize("verb", HELP_DEFAULTS)
+def test_help_states_the_specs_own_defaults(home, verb):
+    """Help text and spec read one table of defaults; a default changed in one place shows
+    in both (each flag's help names the default its spec field has)."""
+    from aetui.defaults import shown
+    from aetui.specs import SPEC_TYPES
+
+    kind, fields = HELP_DEFAULTS[verb]
+    help_text = aetui(home, verb, "--help").stdout
+    # each option's entry: from its line's flag up to the next line that starts a flag
+    entries = {m.group(1): " ".join(m.group(0).split())
+               for m in re.finditer(r"^ +(--[a-z-]+)[^\n]*(?:\n(?! +-)[^\n]*)*", help_text, re.M)}
+    for field in fields:
+        default = SPEC_TYPES[kind].model_fields[field].default
+        flag = "--" + field.replace("_", "-")
+        assert shown(default) in entries[flag], (flag, shown(default), entries[flag])
 
 
 def test_help_and_cli_import_do_not_import_torch(home):

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from aetui.cli.options import HomeOpt, JsonOpt, home_of, print_json, user_errors
+from aetui.defaults import EXPERIMENT, PROBE, SWEEP, SWEEP_LEVELS, WALK, shown, text
 
 Opt = typer.Option
 TargetArg = Annotated[str, typer.Argument(
@@ -22,7 +23,7 @@ NowOpt = Annotated[bool, Opt("--now", help="run it here in the foreground, with 
 PriorityOpt = Annotated[int, Opt(help="higher runs first")]
 DeviceOpt = Annotated[str, Opt(help="auto, cpu or cuda:N")]
 DataOpt = Annotated[Optional[str], Opt(help="held-out images from this data instead of the model's own (needed for a checkpoint without its training spec)", show_default=False)]
-SeedOpt = Annotated[Optional[int], Opt(help="seed of the noise draws [default: 0]", show_default=False)]
+SeedOpt = Annotated[Optional[int], Opt(help=f"seed of the noise draws {shown(EXPERIMENT['seed'])}", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
@@ -33,15 +34,15 @@ def register(app: typer.Typer) -> None:
 def sweep(
     target: TargetArg,
     noise: Annotated[str, Opt(help="corruption and its fixed parameters: mix (x'=a*x+(1-a)*N(mu,sigma)), "
-                                   "gauss, saltpepper, mask or blur; e.g. mix:mu=0.5,sigma=0.2")] = "mix",
+                                   "gauss, saltpepper, mask or blur; e.g. mix:mu=0.5,sigma=0.2")] = SWEEP["noise"],
     levels: Annotated[Optional[str], Opt(help="level grid: a,b,c or start:stop:count [default: the noise's "
                                               "own level if it names one, else a grid per noise, mix: "
-                                              "0.9,0.7,0.5,0.3,0.1]", show_default=False)] = None,
-    images: Annotated[Optional[int], Opt(help="held-out images [default: 64]", show_default=False)] = None,
-    batch_size: Annotated[Optional[int], Opt(help="images per forward pass [default: 64]", show_default=False)] = None,
-    bn: Annotated[Optional[str], Opt(help="batch norm: train (batch statistics, the article) or eval [default: train]", show_default=False)] = None,
-    control: Annotated[Optional[bool], Opt("--control/--no-control", help="also the untrained model, same seed [default: on]", show_default=False)] = None,
-    samples: Annotated[Optional[int], Opt(help="images in each level's triplet PNG [default: 8]", show_default=False)] = None,
+                                              f"{SWEEP_LEVELS['mix']}]", show_default=False)] = None,
+    images: Annotated[Optional[int], Opt(help=f"held-out images {shown(SWEEP['images'])}", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], Opt(help=f"images per forward pass {shown(SWEEP['batch_size'])}", show_default=False)] = None,
+    bn: Annotated[Optional[str], Opt(help=f"batch norm: train (batch statistics, the article) or eval {shown(EXPERIMENT['bn'])}", show_default=False)] = None,
+    control: Annotated[Optional[bool], Opt("--control/--no-control", help=f"also the untrained model, same seed {shown(SWEEP['control'])}", show_default=False)] = None,
+    samples: Annotated[Optional[int], Opt(help=f"images in each level's triplet PNG {shown(SWEEP['samples'])}", show_default=False)] = None,
     data: DataOpt = None,
     seed: SeedOpt = None,
     now: NowOpt = False,
@@ -63,16 +64,16 @@ def sweep(
 def walk(
     target: TargetArg,
     mode: Annotated[str, Opt(help="iterate (x <- O(x)), latent (h <- E(D(h)) + eps*N(0,1)) or diffuse "
-                                  "(x <- (n/N) O(x) + (1-n/N) N(0.7,0.2))")] = "iterate",
-    steps: Annotated[Optional[int], Opt(help="steps [default: 200]", show_default=False)] = None,
-    chains: Annotated[Optional[int], Opt(help="chains walked together, one batch [default: 16]", show_default=False)] = None,
-    start: Annotated[Optional[str], Opt(help="noise (N(mu, sigma)) or data (held-out images) [default: noise]", show_default=False)] = None,
-    eps: Annotated[Optional[float], Opt(help="latent noise std, --mode latent [default: 0.2]", show_default=False)] = None,
-    every: Annotated[Optional[int], Opt(help="save every k-th frame [default: about 40 frames]", show_default=False)] = None,
-    move_threshold: Annotated[Optional[float], Opt(help="a chain moves while ||x_{n+1}-x_n|| is above this [default: 1e-3*sqrt(3*res*res)]", show_default=False)] = None,
-    mu: Annotated[Optional[float], Opt(help="mean of the start and diffusion noise [default: 0.7]", show_default=False)] = None,
-    sigma: Annotated[Optional[float], Opt(help="std of the start and diffusion noise [default: 0.2]", show_default=False)] = None,
-    bn: Annotated[Optional[str], Opt(help="batch norm: train (the article) or eval [default: train]", show_default=False)] = None,
+                                  f"(x <- (n/N) O(x) + (1-n/N) N({WALK['mu']:g},{WALK['sigma']:g}))")] = WALK["mode"],
+    steps: Annotated[Optional[int], Opt(help=f"steps {shown(WALK['steps'])}", show_default=False)] = None,
+    chains: Annotated[Optional[int], Opt(help=f"chains walked together, one batch {shown(WALK['chains'])}", show_default=False)] = None,
+    start: Annotated[Optional[str], Opt(help=f"noise (N(mu, sigma)) or data (held-out images) {shown(WALK['start'])}", show_default=False)] = None,
+    eps: Annotated[Optional[float], Opt(help=f"latent noise std, --mode latent {shown(WALK['eps'])}", show_default=False)] = None,
+    every: Annotated[Optional[int], Opt(help=f"save every k-th frame [default: about {WALK['frames']} frames]", show_default=False)] = None,
+    move_threshold: Annotated[Optional[float], Opt(help=f"a chain moves while ||x_{{n+1}}-x_n|| is above this [default: {text(WALK['move_rms'])}*sqrt(3*res*res)]", show_default=False)] = None,
+    mu: Annotated[Optional[float], Opt(help=f"mean of the start and diffusion noise {shown(WALK['mu'])}", show_default=False)] = None,
+    sigma: Annotated[Optional[float], Opt(help=f"std of the start and diffusion noise {shown(WALK['sigma'])}", show_default=False)] = None,
+    bn: Annotated[Optional[str], Opt(help=f"batch norm: train (the article) or eval {shown(EXPERIMENT['bn'])}", show_default=False)] = None,
     data: DataOpt = None,
     seed: SeedOpt = None,
     now: NowOpt = False,
@@ -94,11 +95,11 @@ def walk(
 def probe(
     target: TargetArg,
     layer: Annotated[str, Opt(help="layer whose output is matched, e.g. output, bottleneck, inc (unet), "
-                                   "hidden3 (mlp); a wrong name lists them")] = "output",
-    iters: Annotated[Optional[int], Opt(help="gradient steps on the input [default: 500]", show_default=False)] = None,
-    lr: Annotated[Optional[float], Opt(help="step size of plain gradient descent [default: 0.1]", show_default=False)] = None,
-    images: Annotated[Optional[int], Opt(help="held-out images to reconstruct [default: 4]", show_default=False)] = None,
-    bn: Annotated[Optional[str], Opt(help="batch norm: eval (as the original probe) or train [default: eval]", show_default=False)] = None,
+                                   "hidden3 (mlp); a wrong name lists them")] = PROBE["layer"],
+    iters: Annotated[Optional[int], Opt(help=f"gradient steps on the input {shown(PROBE['iters'])}", show_default=False)] = None,
+    lr: Annotated[Optional[float], Opt(help=f"step size of plain gradient descent {shown(PROBE['lr'])}", show_default=False)] = None,
+    images: Annotated[Optional[int], Opt(help=f"held-out images to reconstruct {shown(PROBE['images'])}", show_default=False)] = None,
+    bn: Annotated[Optional[str], Opt(help=f"batch norm: eval (as the original probe) or train {shown(PROBE['bn'])}", show_default=False)] = None,
     data: DataOpt = None,
     seed: SeedOpt = None,
     now: NowOpt = False,

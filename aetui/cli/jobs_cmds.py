@@ -8,8 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from aetui.cli.options import HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, home_of, print_json, split_list, user_errors
+from aetui.defaults import TRAIN, shown
+from aetui.models.catalog import defaults as model_defaults
 
 Opt = typer.Option
+UNET, ATTN_UNET, MLP = model_defaults("unet"), model_defaults("attn-unet"), model_defaults("mlp")
 
 
 def register(app: typer.Typer) -> None:
@@ -20,28 +23,28 @@ def register(app: typer.Typer) -> None:
 def queue(
     model: Annotated[str, typer.Argument(help="model: mlp, unet or attn-unet", show_default=False)],
     res: Annotated[int, Opt("--res", help="image resolution (power of two)", show_default=False)],
-    data: Annotated[str, Opt(help="builtin[:N], cifar10[:PATH], folder:PATH or npy:PATH")] = "builtin",
-    steps: Annotated[Optional[str], Opt(help="training steps [default: 2000]; a comma list makes a grid", show_default=False)] = None,
-    batch_size: Annotated[Optional[str], Opt(help="batch size [default: 32]; comma list = grid", show_default=False)] = None,
-    lr: Annotated[Optional[str], Opt(help="Adam learning rate [default: 1e-4]; comma list = grid", show_default=False)] = None,
-    seed: Annotated[Optional[str], Opt(help="seed [default: 0]; comma list = grid", show_default=False)] = None,
-    skips: Annotated[Optional[bool], Opt("--skips/--no-skips", help="U-Net skip connections [default: off]", show_default=False)] = None,
-    base_width: Annotated[Optional[str], Opt(help="U-Net first-level width [default: 64]", show_default=False)] = None,
-    depth: Annotated[Optional[str], Opt(help="U-Net downsamplings [default: 4; attn-unet 3]", show_default=False)] = None,
-    width: Annotated[Optional[str], Opt(help="MLP hidden width [default: 4000]", show_default=False)] = None,
-    hidden_layers: Annotated[Optional[int], Opt(help="MLP hidden layers [default: 5]", show_default=False)] = None,
+    data: Annotated[str, Opt(help="builtin[:N], cifar10[:PATH], folder:PATH or npy:PATH")] = TRAIN["data"],
+    steps: Annotated[Optional[str], Opt(help=f"training steps {shown(TRAIN['steps'])}; a comma list makes a grid", show_default=False)] = None,
+    batch_size: Annotated[Optional[str], Opt(help=f"batch size {shown(TRAIN['batch_size'])}; comma list = grid", show_default=False)] = None,
+    lr: Annotated[Optional[str], Opt(help=f"Adam learning rate {shown(TRAIN['lr'])}; comma list = grid", show_default=False)] = None,
+    seed: Annotated[Optional[str], Opt(help=f"seed {shown(TRAIN['seed'])}; comma list = grid", show_default=False)] = None,
+    skips: Annotated[Optional[bool], Opt("--skips/--no-skips", help=f"U-Net skip connections {shown(UNET['skips'])}", show_default=False)] = None,
+    base_width: Annotated[Optional[str], Opt(help=f"U-Net first-level width {shown(UNET['base_width'])}", show_default=False)] = None,
+    depth: Annotated[Optional[str], Opt(help=f"U-Net downsamplings {shown(UNET['depth'])[:-1]}; attn-unet {ATTN_UNET['depth']}]", show_default=False)] = None,
+    width: Annotated[Optional[str], Opt(help=f"MLP hidden width {shown(MLP['width'])}", show_default=False)] = None,
+    hidden_layers: Annotated[Optional[int], Opt(help=f"MLP hidden layers {shown(MLP['hidden_layers'])}", show_default=False)] = None,
     bottleneck: Annotated[Optional[str], Opt(help="U-Net bottleneck, e.g. linear:100", show_default=False)] = None,
     train_noise: Annotated[Optional[str], Opt(help="corrupt training inputs, e.g. mix:0.3 (a denoising control)", show_default=False)] = None,
     download: Annotated[bool, Opt("--download", help="download the dataset if missing (cifar10)")] = False,
-    checkpoint_every: Annotated[Optional[int], Opt(help="checkpoint every N steps [default: 500]", show_default=False)] = None,
-    checkpoint_minutes: Annotated[Optional[float], Opt(help="and at least every M minutes [default: 5]", show_default=False)] = None,
-    heldout_fraction: Annotated[Optional[float], Opt(help="share of images held out for evaluation [default: 0.1]", show_default=False)] = None,
-    log_every: Annotated[Optional[int], Opt(help="log the loss every N steps [default: 25]", show_default=False)] = None,
-    image_every: Annotated[Optional[int], Opt(help="log image grids every N steps [default: 250]", show_default=False)] = None,
+    checkpoint_every: Annotated[Optional[int], Opt(help=f"checkpoint every N steps {shown(TRAIN['checkpoint_every'])}", show_default=False)] = None,
+    checkpoint_minutes: Annotated[Optional[float], Opt(help=f"and at least every M minutes {shown(TRAIN['checkpoint_minutes'])}", show_default=False)] = None,
+    heldout_fraction: Annotated[Optional[float], Opt(help=f"share of images held out for evaluation {shown(TRAIN['heldout_fraction'])}", show_default=False)] = None,
+    log_every: Annotated[Optional[int], Opt(help=f"log the loss every N steps {shown(TRAIN['log_every'])}", show_default=False)] = None,
+    image_every: Annotated[Optional[int], Opt(help=f"log image grids every N steps {shown(TRAIN['image_every'])}", show_default=False)] = None,
     compile: Annotated[Optional[bool], Opt("--compile/--no-compile", help="torch.compile [default: on for CUDA]", show_default=False)] = None,
-    precision: Annotated[str, Opt(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
+    precision: Annotated[str, Opt(help="auto (bf16 on CUDA), fp32 or bf16")] = TRAIN["precision"],
     oom_retry: Annotated[bool, Opt("--oom-retry", help="out of memory: run once more at half the batch size")] = False,
-    gpus: Annotated[int, Opt("--gpus", min=1, help="devices for this job, one process each (data-parallel); --batch-size is the global batch and must be divisible by it")] = 1,
+    gpus: Annotated[int, Opt("--gpus", min=1, help="devices for this job, one process each (data-parallel); --batch-size is the global batch and must be divisible by it")] = TRAIN["gpus"],
     sync_bn: Annotated[bool, Opt("--sync-bn", help="batch-norm statistics over all the job's devices (SyncBatchNorm; CUDA only)")] = False,
     device: Annotated[str, Opt(help="auto (any free device), cpu or cuda:N")] = "auto",
     priority: Annotated[int, Opt(help="higher runs first")] = 0,
@@ -72,7 +75,7 @@ def queue(
         "train_noise": train_noise, "checkpoint_every": checkpoint_every, "log_every": log_every,
         "checkpoint_minutes": checkpoint_minutes, "heldout_fraction": heldout_fraction,
         "image_every": image_every, "compile": compile, "precision": precision, "oom_retry": oom_retry or None,
-        "gpus": gpus if gpus != 1 else None, "sync_bn": sync_bn or None,
+        "gpus": gpus if gpus != TRAIN["gpus"] else None, "sync_bn": sync_bn or None,
     }
     specs = []
     for combo in expand_grid({**fields, **{f"option:{k}": v for k, v in options.items()}}):

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from aetui.cli.options import HomeOpt, JsonOpt, RunsRootOpt, home_of, print_json, user_errors
+from aetui.defaults import SWEEP, SWEEP_LEVELS
 from aetui.errors import UserError
 
 Opt = typer.Option
@@ -137,7 +138,7 @@ DEMO_SPEC = {
 }
 
 
-DEMO_SWEEP = {"noise": "mix", "levels": "0.9,0.7,0.5,0.3,0.1", "images": 64}
+DEMO_SWEEP = {"noise": "mix", "levels": SWEEP_LEVELS["mix"], "images": SWEEP["images"]}
 DEMO_WALK = {"mode": "diffuse", "steps": 60, "chains": 8}
 
 

@@ -24,11 +24,12 @@ import math
 import time
 from typing import Any, Iterator
 
+from aetui.defaults import WALK
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, JobFailed, StopRequested
 from aetui.experiments.parent import heldout_images, load_parent
-from aetui.specs.experiments import WalkSpec
 from aetui.experiments.tensorboard import image_grid, save_png, writer
+from aetui.specs.experiments import WalkSpec
 
 FILM_ROWS = 4  # chains shown in the filmstrip
 FILM_COLUMNS = 10  # frames shown in the filmstrip
@@ -107,8 +108,8 @@ def run(spec: WalkSpec, ctx: JobContext) -> None:
 
 
 def default_threshold(res: int) -> float:
-    """A step counts as moving above an RMS change of 1e-3 per pixel value."""
-    return 1e-3 * math.sqrt(3 * res * res)
+    """A step counts as moving above an RMS change of `move_rms` (1e-3) per pixel value."""
+    return WALK["move_rms"] * math.sqrt(3 * res * res)
 
 
 def start_batch(spec: WalkSpec, parent, ctx: JobContext, gen):

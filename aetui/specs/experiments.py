@@ -15,19 +15,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from aetui.defaults import EXPERIMENT, PROBE, SWEEP, SWEEP_LEVELS, WALK
 from aetui.specs.model_info import ModelInfo, layer_names
 
 BN = Literal["train", "eval"]
-
-# A sweep's level grid when `--levels` is not given (and the noise names no level).
-DEFAULT_LEVELS = {
-    "mix": "0.9,0.7,0.5,0.3,0.1",
-    "gauss": "0.05:0.8:8",
-    "saltpepper": "0.05:0.5:6",
-    "mask": "0.1:0.7:4",
-    "blur": "0.5:4:8",
-}
-FRAMES_TARGET = 40  # a walk saves about this many frames unless --every says otherwise
 
 
 class _OnModel(BaseModel):
@@ -37,8 +28,8 @@ class _OnModel(BaseModel):
 
     checkpoint: str | None = Field(None, description="an outside model: a checkpoint file instead of a parent job")
     data: str | None = Field(None, description="take the held-out images from this data instead of the model's own")
-    seed: int = Field(0, description="seed of the noise draws")
-    bn: BN = Field("train", description="batch norm: train (batch statistics, the article) or eval (running)")
+    seed: int = Field(EXPERIMENT["seed"], description="seed of the noise draws")
+    bn: BN = Field(EXPERIMENT["bn"], description="batch norm: train (batch statistics, the article) or eval (running)")
 
     @field_validator("data")
     @classmethod
@@ -82,12 +73,12 @@ class SweepSpec(_OnModel):
     grid of corruption levels, on held-out images."""
 
     kind: Literal["sweep"] = "sweep"
-    noise: str = Field("mix", description="corruption with its fixed parameters, e.g. mix or mix:mu=0.5")
+    noise: str = Field(SWEEP["noise"], description="corruption with its fixed parameters, e.g. mix or mix:mu=0.5")
     levels: list[float] = Field(default_factory=list, description="level grid: a,b,c or start:stop:count")
-    images: int = Field(64, ge=1, le=100_000, description="held-out images")
-    batch_size: int = Field(64, ge=1, description="images per forward pass (batch statistics in --bn train)")
-    control: bool = Field(True, description="also run the untrained model (same seed)")
-    samples: int = Field(8, ge=1, le=64, description="images shown in each level's triplet")
+    images: int = Field(SWEEP["images"], ge=1, le=100_000, description="held-out images")
+    batch_size: int = Field(SWEEP["batch_size"], ge=1, description="images per forward pass (batch statistics in --bn train)")
+    control: bool = Field(SWEEP["control"], description="also run the untrained model (same seed)")
+    samples: int = Field(SWEEP["samples"], ge=1, le=64, description="images shown in each level's triplet")
 
     @field_validator("noise")
     @classmethod
@@ -119,10 +110,10 @@ class SweepSpec(_OnModel):
         """No --levels: the level the noise names (mix:0.3), else its default grid."""
         if not isinstance(data, dict) or data.get("levels") not in (None, "", []):
             return data
-        text = str(data.get("noise", "mix")).strip()
+        text = str(data.get("noise", SWEEP["noise"])).strip()
         name, _, rest = text.partition(":")
         first = rest.split(",")[0].strip() if rest.strip() else ""
-        levels = first if first and "=" not in first else DEFAULT_LEVELS.get(name.strip().lower(), "")
+        levels = first if first and "=" not in first else SWEEP_LEVELS.get(name.strip().lower(), "")
         return {**data, "levels": levels or None}
 
     def check_model(self, info: ModelInfo) -> None:
@@ -145,27 +136,27 @@ class WalkSpec(_OnModel):
 
     kind: Literal["walk"] = "walk"
     mode: Literal["iterate", "latent", "diffuse"] = Field(
-        "iterate", description="iterate: x <- O(x); latent: h <- E(D(h)) + eps*N(0,1); "
+        WALK["mode"], description="iterate: x <- O(x); latent: h <- E(D(h)) + eps*N(0,1); "
                                "diffuse: x <- (n/N) O(x) + (1-n/N) N(mu, sigma)")
-    steps: int = Field(200, ge=1, le=100_000)
-    chains: int = Field(16, ge=1, le=4096, description="chains walked together (one batch)")
-    start: Literal["noise", "data"] = Field("noise", description="noise: N(mu, sigma); data: held-out images")
-    eps: float | None = Field(None, ge=0, description="latent noise std (latent mode; default 0.2)")
-    every: int | None = Field(None, ge=1, description="save every k-th frame (default: about 40 frames)")
+    steps: int = Field(WALK["steps"], ge=1, le=100_000)
+    chains: int = Field(WALK["chains"], ge=1, le=4096, description="chains walked together (one batch)")
+    start: Literal["noise", "data"] = Field(WALK["start"], description="noise: N(mu, sigma); data: held-out images")
+    eps: float | None = Field(None, ge=0, description=f"latent noise std (latent mode; default {WALK['eps']:g})")
+    every: int | None = Field(None, ge=1, description=f"save every k-th frame (default: about {WALK['frames']} frames)")
     move_threshold: float | None = Field(
         None, gt=0, description="a chain moves while its step ||x_{n+1}-x_n|| is above this "
                                 "(default 1e-3 * sqrt(pixels of an image))")
-    mu: float = Field(0.7, ge=-10, le=10, description="mean of the start and diffusion noise")
-    sigma: float = Field(0.2, ge=0, le=10, description="std of the start and diffusion noise")
+    mu: float = Field(WALK["mu"], ge=-10, le=10, description="mean of the start and diffusion noise")
+    sigma: float = Field(WALK["sigma"], ge=0, le=10, description="std of the start and diffusion noise")
 
     @model_validator(mode="after")
     def _resolve(self) -> "WalkSpec":
         if self.eps is not None and self.mode != "latent":
             raise ValueError(f"--eps applies to --mode latent only, not {self.mode}")
         if self.mode == "latent" and self.eps is None:
-            self.eps = 0.2
+            self.eps = WALK["eps"]
         if self.every is None:
-            self.every = max(1, math.ceil(self.steps / FRAMES_TARGET))
+            self.every = max(1, math.ceil(self.steps / WALK["frames"]))
         return self
 
     def check_model(self, info: ModelInfo) -> None:
@@ -194,11 +185,11 @@ class ProbeSpec(_OnModel):
     that of a held-out image, for the trained and the untrained model."""
 
     kind: Literal["probe"] = "probe"
-    layer: str = Field("output", description="layer whose output is matched (see the model's probe_layers)")
-    iters: int = Field(500, ge=1, le=1_000_000)
-    lr: float = Field(0.1, gt=0, description="plain gradient-descent step on the input")
-    images: int = Field(4, ge=1, le=256, description="held-out images to reconstruct (one batch)")
-    bn: BN = Field("eval", description="batch norm mode; eval (running statistics) as the original probe code")
+    layer: str = Field(PROBE["layer"], description="layer whose output is matched (see the model's probe_layers)")
+    iters: int = Field(PROBE["iters"], ge=1, le=1_000_000)
+    lr: float = Field(PROBE["lr"], gt=0, description="plain gradient-descent step on the input")
+    images: int = Field(PROBE["images"], ge=1, le=256, description="held-out images to reconstruct (one batch)")
+    bn: BN = Field(PROBE["bn"], description="batch norm mode; eval (running statistics) as the original probe code")
 
     def check_model(self, info: ModelInfo) -> None:
         super().check_model(info)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aetui.defaults import TRAIN
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -19,8 +21,8 @@ class ModelInfo:
     res: int
     options: dict[str, Any] = field(default_factory=dict)
     data: str | None = None  # None: an outside checkpoint without its training spec
-    seed: int = 0
-    heldout_fraction: float = 0.1
+    seed: int = TRAIN["seed"]
+    heldout_fraction: float = TRAIN["heldout_fraction"]
     download: bool = False
 
     @classmethod
@@ -29,7 +31,8 @@ class ModelInfo:
         config, spec = state["config"], state.get("spec") or {}
         return cls(source=source, model=str(config["name"]), res=int(config["res"]),
                    options=dict(config.get("options") or {}), data=spec.get("data"),
-                   seed=int(spec.get("seed", 0)), heldout_fraction=float(spec.get("heldout_fraction", 0.1)),
+                   seed=int(spec.get("seed", TRAIN["seed"])),
+                   heldout_fraction=float(spec.get("heldout_fraction", TRAIN["heldout_fraction"])),
                    download=bool(spec.get("download", False)))
 
     @classmethod

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from aetui.defaults import TRAIN
+
 
 class TrainSpec(BaseModel):
     """A training job: copy task (MSE) on one dataset with one model."""
@@ -21,22 +23,22 @@ class TrainSpec(BaseModel):
     model: str
     res: int
     options: dict[str, Any] = Field(default_factory=dict, description="model options (see `aetui.models`)")
-    data: str = "builtin"
+    data: str = TRAIN["data"]
     download: bool = False
-    steps: int = Field(2000, ge=1)
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(1e-4, gt=0)
-    seed: int = 0
+    steps: int = Field(TRAIN["steps"], ge=1)
+    batch_size: int = Field(TRAIN["batch_size"], ge=1)
+    lr: float = Field(TRAIN["lr"], gt=0)
+    seed: int = TRAIN["seed"]
     train_noise: str | None = Field(None, description="corrupt inputs while training (a denoising control)")
-    checkpoint_every: int = Field(500, ge=1)
-    checkpoint_minutes: float = Field(5.0, gt=0)
-    log_every: int = Field(25, ge=1)
-    image_every: int = Field(250, ge=1)
-    heldout_fraction: float = Field(0.1, gt=0, lt=1)
+    checkpoint_every: int = Field(TRAIN["checkpoint_every"], ge=1)
+    checkpoint_minutes: float = Field(TRAIN["checkpoint_minutes"], gt=0)
+    log_every: int = Field(TRAIN["log_every"], ge=1)
+    image_every: int = Field(TRAIN["image_every"], ge=1)
+    heldout_fraction: float = Field(TRAIN["heldout_fraction"], gt=0, lt=1)
     compile: bool | None = Field(None, description="torch.compile the model (default: on for CUDA)")
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on CUDA, fp32 elsewhere
+    precision: Literal["auto", "fp32", "bf16"] = TRAIN["precision"]  # auto: bf16 autocast on CUDA, fp32 elsewhere
     oom_retry: bool = Field(False, description="out of memory: queue once more at half the batch")
-    gpus: int = Field(1, ge=1, description="devices, one process each (data-parallel); batch_size is the global batch")
+    gpus: int = Field(TRAIN["gpus"], ge=1, description="devices, one process each (data-parallel); batch_size is the global batch")
     sync_bn: bool = Field(False, description="batch-norm statistics over all devices (SyncBatchNorm; CUDA only)")
 
     @field_validator("data")
