@@ -8,7 +8,6 @@ finished training job or a checkpoint file) and queued by `submit_experiment`.
 
 from __future__ import annotations
 
-import itertools
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -28,15 +27,6 @@ def _queue_errors() -> Iterator[None]:
         yield
     except QueueError as e:
         raise UserError(str(e)) from None
-
-
-def expand_grid(fields: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every combination of the list-valued fields (a grid); other fields are shared."""
-    axes = {k: v for k, v in fields.items() if isinstance(v, list)}
-    if not axes:
-        return [dict(fields)]
-    combos = itertools.product(*axes.values())
-    return [{**fields, **dict(zip(axes, combo))} for combo in combos]
 
 
 def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int = 0, device: str = "auto",

@@ -84,6 +84,14 @@ def test_grid_queues_every_combination_as_one_group(home):
     assert sorted((s["lr"], s["batch_size"]) for s in specs) == [(1e-4, 16), (1e-4, 32), (3e-4, 16), (3e-4, 32)]
 
 
+def test_grid_over_a_model_option_and_a_spec_field(home):
+    """A model option's axis lands in the spec's options, a spec field's in the spec."""
+    jobs = aetui_json(home, "queue", "unet", "--res", "64", "--depth", "2,3", "--seed", "0,1", "--skips")
+    specs = [aetui_json(home, "show", str(j["id"]))["spec"] for j in jobs]
+    assert sorted((s["options"]["depth"], s["seed"]) for s in specs) == [(2, 0), (2, 1), (3, 0), (3, 1)]
+    assert all(s["options"]["skips"] is True and "depth" not in s and "skips" not in s for s in specs)
+
+
 BAD_INPUT = [
     (["queue", "transformer", "--res", "64"], "unknown model 'transformer'"),
     (["queue", "unet", "--res", "48"], "power of two"),

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli.options import HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, home_of, print_json, split_list, user_errors
+from aetui.cli.options import HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, home_of, print_json, user_errors
 from aetui.defaults import TRAIN, shown
 from aetui.models.catalog import defaults as model_defaults
 
@@ -20,7 +20,12 @@ def register(app: typer.Typer) -> None:
         app.command(name=fn.__name__.rstrip("_"))(user_errors(fn))
 
 
+# queue's flags that say how to queue, not what to train
+NOT_SPEC_FIELDS = ("device", "priority", "after", "json", "runs_root", "home")
+
+
 def queue(
+    ctx: typer.Context,
     model: Annotated[str, typer.Argument(help="model: mlp, unet or attn-unet", show_default=False)],
     res: Annotated[int, Opt("--res", help="image resolution (power of two)", show_default=False)],
     data: Annotated[str, Opt(help="builtin[:N], cifar10[:PATH], folder:PATH or npy:PATH")] = TRAIN["data"],
@@ -60,28 +65,12 @@ def queue(
     `aetui queue unet --res 64 --lr 1e-4,3e-4 --batch-size 16,32` (4 jobs) ·
     `aetui queue unet --res 256 --base-width 128 --depth 5 --gpus 4 --batch-size 32` (4 GPUs, 8 images each)
     """
-    from aetui.jobs import expand_grid, submit
+    from aetui.cli.grid import train_specs
+    from aetui.jobs import submit
 
     h = home_of(home, runs_root)
-    options = {
-        "skips": skips, "base_width": split_list(base_width, int, "--base-width"),
-        "depth": split_list(depth, int, "--depth"), "width": split_list(width, int, "--width"),
-        "hidden_layers": hidden_layers, "bottleneck": bottleneck,
-    }
-    fields = {
-        "model": model, "res": res, "data": data, "download": download,
-        "steps": split_list(steps, int, "--steps"), "batch_size": split_list(batch_size, int, "--batch-size"),
-        "lr": split_list(lr, float, "--lr"), "seed": split_list(seed, int, "--seed"),
-        "train_noise": train_noise, "checkpoint_every": checkpoint_every, "log_every": log_every,
-        "checkpoint_minutes": checkpoint_minutes, "heldout_fraction": heldout_fraction,
-        "image_every": image_every, "compile": compile, "precision": precision, "oom_retry": oom_retry or None,
-        "gpus": gpus if gpus != TRAIN["gpus"] else None, "sync_bn": sync_bn or None,
-    }
-    specs = []
-    for combo in expand_grid({**fields, **{f"option:{k}": v for k, v in options.items()}}):
-        spec = {k: v for k, v in combo.items() if not k.startswith("option:") and v is not None}
-        spec["options"] = {k[7:]: v for k, v in combo.items() if k.startswith("option:") and v is not None}
-        specs.append(spec)
+    flags = {name: value for name, value in ctx.params.items() if name not in NOT_SPEC_FIELDS}
+    specs = train_specs(flags)
     jobs = submit(h, "train", specs, priority=priority, device=device, after=after)
     _report_queued(h, jobs, json)
 

@@ -49,16 +49,3 @@ def user_errors(fn: Callable) -> Callable:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def split_list(text: str | None, cast: Callable[[str], Any], flag: str) -> Any:
-    """`1e-4,3e-4` -> [1e-4, 3e-4] (a grid axis); a single value stays a scalar."""
-    if text is None:
-        return None
-    try:
-        values = [cast(v.strip()) for v in str(text).split(",") if v.strip()]
-    except ValueError:
-        raise UserError(f"{flag}: cannot read {text!r} as {cast.__name__} value(s)") from None
-    if not values:
-        raise UserError(f"{flag}: no value given")
-    return values if len(values) > 1 else values[0]
