@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from aetui.errors import UserError
+
 if TYPE_CHECKING:
     import torch
 
@@ -99,16 +101,16 @@ def parse_corruption(text: str) -> Corruption:
     for item in items:
         key, eq, value = (part.strip() for part in item.partition("="))
         if not eq:
-            raise ValueError(f"bad item {item!r} in {text.strip()!r}: expected key=value")
+            raise UserError(f"bad item {item!r} in {text.strip()!r}: expected key=value")
         if key not in known:
             expected = ", ".join(known) if known else "none"
-            raise ValueError(f"unknown parameter {key!r} for {name} (parameters: {expected})")
+            raise UserError(f"unknown parameter {key!r} for {name} (parameters: {expected})")
         if key in given:
-            raise ValueError(f"parameter {key!r} given twice in {text.strip()!r}")
+            raise UserError(f"parameter {key!r} given twice in {text.strip()!r}")
         p = known[key]
         given[key] = _number(value, f"{name} {key}")
         if not p.lo <= given[key] <= p.hi:
-            raise ValueError(f"{name} {key}={value} out of range [{_fmt(p.lo)}, {_fmt(p.hi)}]")
+            raise UserError(f"{name} {key}={value} out of range [{_fmt(p.lo)}, {_fmt(p.hi)}]")
     params = tuple((p.name, given.get(p.name, p.default)) for p in info.params)
     return Corruption(name, level, params)
 
@@ -120,19 +122,19 @@ def parse_levels(text: str, name: str) -> list[float]:
     if ":" in text:
         parts = [part.strip() for part in text.split(":")]
         if len(parts) != 3:
-            raise ValueError(f"bad level range {text!r}: expected start:stop:count")
+            raise UserError(f"bad level range {text!r}: expected start:stop:count")
         start, stop = (_number(p, "level range bound") for p in parts[:2])
         try:
             count = int(parts[2])
         except ValueError:
             count = 0
         if count < 2:
-            raise ValueError(f"bad level range {text!r}: count must be a whole number >= 2")
+            raise UserError(f"bad level range {text!r}: count must be a whole number >= 2")
         levels = [start + (stop - start) * i / (count - 1) for i in range(count)]
         levels[-1] = stop
     else:
         if not text:
-            raise ValueError("empty level list: write e.g. 0.9,0.7,0.5 or 0.05:0.8:8")
+            raise UserError("empty level list: write e.g. 0.9,0.7,0.5 or 0.05:0.8:8")
         levels = [_number(part.strip(), "level") for part in text.split(",")]
     for level in levels:
         _check_level(name, info, level)
@@ -192,7 +194,7 @@ def _info(name: str) -> CorruptionInfo:
     try:
         return CORRUPTIONS[name]
     except KeyError:
-        raise ValueError(f"unknown corruption {name!r}: expected one of "
+        raise UserError(f"unknown corruption {name!r}: expected one of "
                          f"{', '.join(CORRUPTIONS)}") from None
 
 
@@ -202,13 +204,13 @@ def _number(text: str, what: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        raise ValueError(f"bad {what} {text!r}: expected a number")
+        raise UserError(f"bad {what} {text!r}: expected a number")
     return value
 
 
 def _check_level(name: str, info: CorruptionInfo, level: float) -> None:
     if not info.allows(level):
-        raise ValueError(f"{name} {info.level_name}={_fmt(level)} out of range "
+        raise UserError(f"{name} {info.level_name}={_fmt(level)} out of range "
                          f"{info.range_text()}")
 
 

@@ -45,10 +45,7 @@ def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int 
     for spec in parsed:
         check = getattr(spec, "check_files", None)
         if check is not None:
-            try:
-                check(home.path)
-            except ValueError as e:
-                raise UserError(str(e)) from None
+            check(home.path)  # UserError: a file is missing or unreadable
     if parent is not None:
         describe_job(home, parent)  # the parent must be a finished training run
     from store.queue import enqueue_many
@@ -129,10 +126,7 @@ def submit_experiment(home: Home, kind: str, fields: dict[str, Any], target: str
     if checkpoint is not None:
         data["checkpoint"] = checkpoint
     spec = parse_spec(kind, data)
-    try:
-        spec.check_model(info)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    spec.check_model(info)  # UserError: this experiment cannot run on that model
     (job,) = submit(home, kind, [spec.model_dump(mode="json")], priority=priority, device=device, parent=parent)
     return job
 

@@ -172,3 +172,44 @@ def test_second_detached_worker_is_refused(home):
         import signal
 
         os.kill(first["pid"], signal.SIGTERM)
+
+
+def test_a_users_error_is_one_line_exit_2_and_no_log(home):
+    proc = aetui_proc(home, "queue", "unet", "--res", "48", check=False)
+    assert proc.returncode == 2 and proc.stderr.strip() == "aetui: error: res must be a power of two, got 48"
+    assert not (home / "logs").exists()
+
+
+def test_an_unexpected_error_is_one_line_exit_70_and_a_log(home):
+    """A bug is not the user's error: here a store file that is not a database (no code
+    path expects one) gives exit 70 and one line naming the log that holds the traceback."""
+    aetui(home, "queue", *TINY)
+    (home / "aetui.db").write_bytes(b"\x00not a database" * 500)
+    for journal in ("aetui.db-wal", "aetui.db-shm"):  # the rows may still sit in the write-ahead log
+        (home / journal).unlink(missing_ok=True)
+    proc = aetui_proc(home, "show", "1", check=False)
+    assert proc.returncode == 70, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aetui: internal error (DatabaseError"), proc.stderr
+    (log,) = (home / "logs").iterdir()
+    assert log.name.endswith("-show.log") and lines[0].endswith(f"the traceback is in {log}")
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "file is not a database" in text
+    debug = subprocess.run([sys.executable, "-m", "aetui", "show", "1"], capture_output=True, text=True,
+                           cwd=ROOT, env={**cli_env(home), "AETUI_DEBUG": "1"}, timeout=300)
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert "sqlalchemy.exc.DatabaseError" in debug.stderr and "internal error" not in debug.stderr
+
+
+def test_the_log_goes_to_the_temp_folder_when_the_home_is_unusable(home, tmp_path):
+    """A home that is a file: the command fails unexpectedly, its log cannot go there."""
+    bad_home = tmp_path / "a-file"
+    bad_home.write_text("not a folder\n")
+    env = {**cli_env(bad_home), "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "aetui", "queue", "unet", "--res", "32"], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 70, proc.stderr
+    (log,) = (tmp_path / "tmp" / "aetui-logs").iterdir()
+    assert log.name.endswith("-queue.log") and proc.stderr.strip().endswith(str(log))
+    assert "FileExistsError" in log.read_text()

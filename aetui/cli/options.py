@@ -9,6 +9,7 @@ import sys
 from typing import Annotated, Any, Callable, Optional
 
 import typer
+from typer.exceptions import TyperException
 
 from aetui.errors import UserError
 
@@ -30,21 +31,49 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+EXIT_BUG = 70  # EX_SOFTWARE: an internal error, not the user's
+
+
 def user_errors(fn: Callable) -> Callable:
-    """Turn the errors a user can fix into one line and exit 2 (AETUI_DEBUG=1: traceback)."""
+    """A verb's way out on an error. A user's error (`UserError`, or one of the store's own
+    refusals) is one line and exit 2. Anything else is a bug: one line naming a log file
+    that holds the traceback, exit 70. AETUI_DEBUG=1: every error raises as it is."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (UserError, ValueError, FileNotFoundError) as e:
-            if os.environ.get("AETUI_DEBUG"):
-                raise
-            fail(str(e) or type(e).__name__)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise  # typer's own exits and usage errors
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
+        except Exception as e:
+            if os.environ.get("AETUI_DEBUG"):
+                raise
+            if is_user_error(e):
+                fail(str(e) or type(e).__name__)
+            from aetui.cli import crash_log
+
+            log = crash_log.write(e, fn.__name__.rstrip("_"), kwargs.get("home"))
+            summary = (str(e).splitlines() or [""])[0][:200]
+            typer.echo(f"aetui: internal error ({type(e).__name__}{': ' + summary if summary else ''}); "
+                       f"the traceback is in {log}", err=True)
+            raise typer.Exit(EXIT_BUG) from None
 
     return wrapper
+
+
+def is_user_error(e: BaseException) -> bool:
+    """`UserError`, or the store's refusals (`QueueError`, `SchemaError`): the store sits
+    below aetui and does not know `UserError`. They are looked up among the loaded
+    modules, so checking costs no import: a module never loaded raised nothing."""
+    if isinstance(e, UserError):
+        return True
+    for module, name in (("store.queue", "QueueError"), ("store.migrations", "SchemaError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(e, getattr(loaded, name)):
+            return True
+    return False
 
 
 def print_json(data: Any) -> None:

@@ -6,7 +6,8 @@
 import os
 import subprocess
 import sys
-from typing import Annotated, Optional
+from contextlib import contextmanager
+from typing import Annotated, Iterator, Optional
 
 import typer
 
@@ -60,7 +61,8 @@ def worker(
     available = discover()
     chosen = available
     if devices:
-        chosen = [parse_device(d, available) for d in devices.split(",") if d.strip()]
+        with _as_user_error():  # a device this machine lacks
+            chosen = [parse_device(d, available) for d in devices.split(",") if d.strip()]
         if any(d == "auto" for d in chosen):
             chosen = available
     runner = None
@@ -69,10 +71,12 @@ def worker(
 
         if detach:
             raise UserError("--detach with --executor slurm is not supported; run the worker in tmux or under nohup")
-        if time:
-            parse_minutes(time)
+        with _as_user_error():  # --time or --slurm-opt the parsers cannot read
+            if time:
+                parse_minutes(time)
+            extra = parse_opts(slurm_opt)
         runner = SlurmExecutor(partition=partition, gpus_per_job=gpus_per_job, cpus_per_job=cpus_per_job,
-                               time=time, mem=mem, account=account, extra=parse_opts(slurm_opt))
+                               time=time, mem=mem, account=account, extra=extra)
         runner.check()
         chosen, per_device = ["slurm"], max_jobs
     elif executor != "local":
@@ -104,6 +108,15 @@ def worker(
         return
     _run_worker(h, chosen, until_empty, poll, per_device, grace, detached=False, executor=runner,
                 reserve_after=reserve_after)
+
+
+@contextmanager
+def _as_user_error() -> Iterator[None]:
+    """The worker's parsers of a user's flags raise ValueError: that is the user's error here."""
+    try:
+        yield
+    except ValueError as e:
+        raise UserError(str(e)) from None
 
 
 def _run_worker(h, devices: list[str], until_empty: bool, poll: float, per_device: int, grace: float, *,

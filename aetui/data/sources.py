@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from aetui.errors import UserError
+
 KINDS = ("builtin", "cifar10", "folder", "npy")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 CIFAR10_DIRNAME = "cifar-10-batches-py"
@@ -39,7 +41,7 @@ def parse_source(text: str) -> DataSource:
     kind = kind.strip().lower()
     rest = rest.strip()
     if kind not in KINDS:
-        raise ValueError(f"unknown data source {text.strip()!r}: expected one of "
+        raise UserError(f"unknown data source {text.strip()!r}: expected one of "
                          "builtin[:N], cifar10[:PATH], folder:PATH, npy:PATH")
     if kind == "builtin":
         if not sep:
@@ -49,13 +51,13 @@ def parse_source(text: str) -> DataSource:
         except ValueError:
             count = 0
         if count < 1:
-            raise ValueError(f"bad image count in {text.strip()!r}: "
+            raise UserError(f"bad image count in {text.strip()!r}: "
                              "builtin:N needs a whole number N >= 1")
         return DataSource("builtin", count=count)
     if not rest:
         if kind == "cifar10" and not sep:
             return DataSource("cifar10")
-        raise ValueError(f"missing path in {text.strip()!r}: write {kind}:PATH")
+        raise UserError(f"missing path in {text.strip()!r}: write {kind}:PATH")
     return DataSource(kind, path=rest)
 
 
@@ -107,33 +109,33 @@ def any_readable_image(folder: Path, *, limit: int = 64) -> bool | None:
 
 
 def check_source(src: DataSource, *, home: Path, download: bool = False) -> None:
-    """Raise ``ValueError`` (one line) if ``src`` cannot be loaded as it stands."""
+    """Raise ``UserError`` (one line) if ``src`` cannot be loaded as it stands."""
     if src.kind == "builtin":
         return
     if src.kind == "cifar10":
         root = cifar10_root(src, home)
         if download or find_cifar10_batches(root) is not None:
             return
-        raise ValueError(f"CIFAR-10 not found in {root} (expected {CIFAR10_DIRNAME}/ with "
+        raise UserError(f"CIFAR-10 not found in {root} (expected {CIFAR10_DIRNAME}/ with "
                          "data_batch_1..5 and test_batch): pass --download or give "
                          "cifar10:PATH")
     path = source_path(src)
     if src.kind == "folder":
         if not path.exists():
-            raise ValueError(f"image folder {path} does not exist")
+            raise UserError(f"image folder {path} does not exist")
         if not path.is_dir():
-            raise ValueError(f"{path} is not a folder")
+            raise UserError(f"{path} is not a folder")
         if next(iter_image_files(path), None) is None:
             suffixes = " ".join(sorted(IMAGE_SUFFIXES))
-            raise ValueError(f"no image files ({suffixes}) under {path}")
+            raise UserError(f"no image files ({suffixes}) under {path}")
         return
     if src.kind == "npy":
         if path.suffix.lower() != ".npy":
-            raise ValueError(f"{path} is not a .npy file")
+            raise UserError(f"{path} is not a .npy file")
         if not path.is_file():
-            raise ValueError(f"npy file {path} does not exist")
+            raise UserError(f"npy file {path} does not exist")
         with path.open("rb") as fh:
             if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
-                raise ValueError(f"{path} is not a .npy file (bad header)")
+                raise UserError(f"{path} is not a .npy file (bad header)")
         return
     raise ValueError(f"unknown data source kind {src.kind!r}")

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from aetui.defaults import EXPERIMENT, PROBE, SWEEP, SWEEP_LEVELS, WALK
+from aetui.errors import UserError
 from aetui.specs.model_info import ModelInfo, layer_names
 
 BN = Literal["train", "eval"]
@@ -48,21 +49,21 @@ class _OnModel(BaseModel):
     def check_files(self, home: Path) -> None:
         """What can only be checked on this machine: the checkpoint and data files exist."""
         if self.checkpoint is not None and not Path(self.checkpoint).is_file():
-            raise ValueError(f"checkpoint {self.checkpoint} does not exist")
+            raise UserError(f"checkpoint {self.checkpoint} does not exist")
         if self.data is not None:
             from aetui.data.sources import check_source, parse_source
 
             check_source(parse_source(self.data), home=home, download=False)
 
     def check_model(self, info: ModelInfo) -> None:
-        """Raise ValueError (one line) if this experiment cannot run on that model."""
+        """Raise UserError (one line) if this experiment cannot run on that model."""
         if self.data is None and info.data is None:
-            raise ValueError(f"{info.source} has no training spec to take the data from; give --data")
+            raise UserError(f"{info.source} has no training spec to take the data from; give --data")
 
     def _check_batch(self, info: ModelInfo, batch: int, flag: str) -> None:
         # BatchNorm1d cannot take batch statistics of a single vector
         if info.model == "mlp" and self.bn == "train" and batch < 2:
-            raise ValueError(f"{flag} must be at least 2 for an mlp with --bn train (batch statistics)")
+            raise UserError(f"{flag} must be at least 2 for an mlp with --bn train (batch statistics)")
 
     def _of(self) -> str:
         return f" of {Path(self.checkpoint).name}" if self.checkpoint else ""
@@ -165,7 +166,7 @@ class WalkSpec(_OnModel):
         super().check_model(info)
         if self.mode == "latent" and not supports_latent(info.model, **info.options):
             why = " with skips" if info.options.get("skips") else ""
-            raise ValueError(f"--mode latent needs an encoder/decoder split, which {info.source} "
+            raise UserError(f"--mode latent needs an encoder/decoder split, which {info.source} "
                              f"({info.model}{why}) has not; use --mode iterate or diffuse")
         self._check_batch(info, self.chains, "--chains")
 
@@ -195,7 +196,7 @@ class ProbeSpec(_OnModel):
         super().check_model(info)
         names = layer_names(info.model, info.options)
         if self.layer not in names:
-            raise ValueError(f"unknown layer {self.layer!r} for {info.source} ({info.model}); "
+            raise UserError(f"unknown layer {self.layer!r} for {info.source} ({info.model}); "
                              f"layers: {', '.join(names)}")
         self._check_batch(info, self.images, "--images")
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aetui.defaults import TRAIN
+from aetui.errors import UserError
 
 
 class TrainSpec(BaseModel):
@@ -83,13 +84,13 @@ class TrainSpec(BaseModel):
 
     def check_files(self, home: Path) -> None:
         """What can only be checked on this machine: the data's files exist, and a folder
-        of images holds at least one that decodes (when a few files tell)."""
+        of images holds at least one that decodes (when a few files tell); UserError if not."""
         from aetui.data.sources import any_readable_image, check_source, parse_source, source_path
 
         src = parse_source(self.data)
         check_source(src, home=home, download=self.download)
         if src.kind == "folder" and any_readable_image(source_path(src)) is False:
-            raise ValueError(f"no readable images in {source_path(src)}: every image file there is corrupt or truncated")
+            raise UserError(f"no readable images in {source_path(src)}: every image file there is corrupt or truncated")
 
 
 def _default_option(model: str, key: str) -> Any:
