@@ -1,14 +1,63 @@
-"""A job's statuses (the lifecycle queued -> running -> done / failed / cancelled) and
-the orders a list of jobs can be read in.
+"""A job's statuses (the lifecycle queued -> running -> done / failed / cancelled), the
+outcomes an attempt records, and the orders a list of jobs can be read in.
 
-Plain constants in a module of their own, so light readers (`aetui runs`, the
+A module of its own with no SQLModel import, so light readers (`aetui runs`, the
 dashboard's first paint) use them without importing the tables (SQLModel costs most of
 a second to import).
+
+The members are strings: they compare equal to the plain strings a store row or a JSON
+document holds (`JobStatus.DONE == "done"`), hash like them, and format as their value
+everywhere (`str()`, f-strings, `format()`, `json.dumps`), so the stored strings are
+exactly those of before. These values are written in databases: never rename one.
 """
 
-STATUSES = ("queued", "running", "done", "failed", "cancelled")
-ACTIVE = ("queued", "running")
-FINISHED = ("done", "failed", "cancelled")
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ValueStrEnum(str, Enum):
+    """A string enum that formats as its value, as 3.11's `enum.StrEnum` does; on 3.10 a
+    plain (str, Enum) member would print as "JobStatus.DONE" in an f-string."""
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(str.__str__(self), spec)
+
+
+try:
+    from enum import StrEnum
+except ImportError:  # Python 3.10
+    StrEnum = ValueStrEnum  # type: ignore[misc,assignment]
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its lifecycle (`Job.status`)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class AttemptOutcome(StrEnum):
+    """How one claim of a job by a worker ended (`Attempt.outcome`); RUNNING while it runs."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    REQUEUED = "requeued"  # the job went back to the queue (e.g. out of memory, worker stopping)
+    LOST = "lost"  # its worker went away (process gone, lease expired)
+
+
+STATUSES = tuple(JobStatus)
+ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINISHED = tuple(s for s in JobStatus if s not in ACTIVE)
+OUTCOMES = tuple(AttemptOutcome)
 
 # the orders of `store.queries.job_window`
 JOB_SORTS = ("id", "kind", "model", "res", "status", "progress", "loss", "images_per_s", "eta", "device",

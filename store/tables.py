@@ -5,10 +5,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, String
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from store.states import ACTIVE, FINISHED, STATUSES  # noqa: F401  (re-exported)
+from store.states import ACTIVE, FINISHED, STATUSES, AttemptOutcome, JobStatus  # noqa: F401  (re-exported)
+
+
+class StateString(TypeDecorator):
+    """A state enum stored as its plain string (a VARCHAR, as the migrations made it: no
+    database enum type, no CHECK) and read back as the enum member. Values go to the
+    driver as exact `str`, whatever adapters a driver has for enums."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[JobStatus] | type[AttemptOutcome]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        return None if value is None else str.__str__(self.enum(value))
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        return None if value is None else self.enum(value)
 
 
 class Job(SQLModel, table=True):
@@ -16,7 +36,7 @@ class Job(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(index=True)
-    status: str = Field(default="queued", index=True)
+    status: JobStatus = Field(default=JobStatus.QUEUED, index=True, sa_type=StateString(JobStatus))
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     label: str = ""  # one line that says what the job is, e.g. "unet res64 builtin"
     priority: int = 0
@@ -72,7 +92,7 @@ class Attempt(SQLModel, table=True):
     device: str | None = None
     started_at: float
     ended_at: float | None = None
-    outcome: str = "running"  # running, done, failed, cancelled, requeued, lost
+    outcome: AttemptOutcome = Field(default=AttemptOutcome.RUNNING, sa_type=StateString(AttemptOutcome))
     error: str | None = None
 
 
