@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from aetui.errors import UserError
 from aetui.home import Home
 from aetui.specs import ModelInfo, parse_spec
+from store.states import JobStatus
 
 
 @contextmanager
@@ -75,7 +76,7 @@ def describe_job(home: Home, job_id: int) -> ModelInfo:
         job = get_job(home.db, job_id)
     if job.kind != "train":
         raise UserError(f"job {job_id} is a {job.kind} job, not a training run")
-    if job.status != "done":
+    if job.status != JobStatus.DONE:
         raise UserError(f"job {job_id} is {job.status}, not a finished training run")
     return ModelInfo.from_train_spec(job.spec, f"job {job_id}")
 
@@ -223,7 +224,7 @@ def requeue_command(job: Any) -> str:
     from aetui.specs import TrainSpec
 
     if job.kind != "train":
-        return f"aetui retry {job.id}" if job.status in ("failed", "cancelled") else ""
+        return f"aetui retry {job.id}" if job.status in (JobStatus.FAILED, JobStatus.CANCELLED) else ""
     spec = TrainSpec.model_validate(job.spec)
     defaults = TrainSpec(model=spec.model, res=spec.res)
     parts = ["aetui", "queue", spec.model, "--res", str(spec.res)]
@@ -246,5 +247,5 @@ def requeue_command(job: Any) -> str:
 def wait_until_finished(home: Home, job_ids: list[int], poll_s: float = 0.5) -> None:
     from store import queries
 
-    while any(queries.get_job(home.db, j).status in ("queued", "running") for j in job_ids):
+    while any(queries.get_job(home.db, j).status in (JobStatus.QUEUED, JobStatus.RUNNING) for j in job_ids):
         time.sleep(poll_s)

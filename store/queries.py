@@ -8,6 +8,7 @@ from sqlalchemy.orm import aliased
 
 from store.engine import read
 from store.queue import PAUSED_KEY, QueueError
+from store.states import JobStatus
 from store.tables import Attempt, Job, Run, Setting
 
 
@@ -132,10 +133,10 @@ def runnable_count(db: Engine, *, devices: list[str]) -> int:
     (those fail)."""
     with read(db) as s:
         rows = s.execute(select(Job.id, Job.status, Job.device, Job.after_id, Job.gpus)
-                         .where(Job.status.in_(("queued", "running")))).all()
+                         .where(Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))).all()
         active = {r.id: r for r in rows}
         deps = {r.after_id for r in rows if r.after_id is not None and r.after_id not in active}
-        done = set(s.execute(select(Job.id).where(Job.id.in_(deps), Job.status == "done")).scalars()) if deps else set()
+        done = set(s.execute(select(Job.id).where(Job.id.in_(deps), Job.status == JobStatus.DONE)).scalars()) if deps else set()
     known: dict[int, bool] = {}
 
     def can_run(job_id: int) -> bool:
@@ -143,13 +144,13 @@ def runnable_count(db: Engine, *, devices: list[str]) -> int:
         if job_id in known:
             return known[job_id]
         row = active[job_id]
-        ok = row.status == "running" or (
+        ok = row.status == JobStatus.RUNNING or (
             row.device in ("auto", *devices) and row.gpus <= len(devices)
             and (row.after_id is None or row.after_id in done or (row.after_id in active and can_run(row.after_id))))
         known[job_id] = ok
         return ok
 
-    return sum(1 for r in rows if r.status == "queued" and can_run(r.id))
+    return sum(1 for r in rows if r.status == JobStatus.QUEUED and can_run(r.id))
 
 
 def queued_wide(db: Engine, *, max_gpus: int) -> list[Job]:
@@ -157,8 +158,8 @@ def queued_wide(db: Engine, *, max_gpus: int) -> list[Job]:
     `--after` job is done), best first: highest priority, then oldest."""
     after = aliased(Job)
     q = (select(Job).outerjoin(after, after.id == Job.after_id)
-         .where(Job.status == "queued", Job.gpus > 1, Job.gpus <= max_gpus)
-         .where(or_(Job.after_id.is_(None), after.status == "done"))
+         .where(Job.status == JobStatus.QUEUED, Job.gpus > 1, Job.gpus <= max_gpus)
+         .where(or_(Job.after_id.is_(None), after.status == JobStatus.DONE))
          .order_by(Job.priority.desc(), Job.id))
     with read(db) as s:
         return list(s.execute(q).scalars())

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
 from store.engine import read, write
+from store.states import AttemptOutcome, JobStatus
 from store.tables import FINISHED, Attempt, Job, Run, Setting
 
 LEASE_S = 60.0
@@ -48,7 +49,7 @@ def enqueue_many(
             if ref is not None and s.get(Job, ref) is None:
                 raise QueueError(f"{what} job {ref} does not exist")
         dep = s.get(Job, after_id) if after_id is not None else None
-        if dep is not None and dep.status in ("failed", "cancelled"):
+        if dep is not None and dep.status in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise QueueError(f"--after job {after_id} is {dep.status}, so this job could never run; "
                              f"retry it first (`aetui retry {after_id}`)")
         values = [dict(kind=row["kind"], spec=row["spec"], label=row.get("label", ""),
@@ -94,8 +95,8 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | 
         candidate = (
             select(Job.id)
             .outerjoin(after, after.id == Job.after_id)
-            .where(Job.status == "queued")
-            .where(or_(Job.after_id.is_(None), after.status == "done"))
+            .where(Job.status == JobStatus.QUEUED)
+            .where(or_(Job.after_id.is_(None), after.status == JobStatus.DONE))
             .order_by(Job.priority.desc(), Job.id)
             .limit(1)
             .with_for_update(skip_locked=True, of=Job)  # PostgreSQL: concurrent claims pass each other
@@ -109,9 +110,9 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | 
             assigned = _placement(free)
         job_id = s.execute(
             update(Job)
-            .where(Job.id == candidate.scalar_subquery(), Job.status == "queued")
+            .where(Job.id == candidate.scalar_subquery(), Job.status == JobStatus.QUEUED)
             .values(
-                status="running", lease_owner=worker, lease_expires=now + LEASE_S,
+                status=JobStatus.RUNNING, lease_owner=worker, lease_expires=now + LEASE_S,
                 assigned_device=assigned, updated_at=now, cancel_requested=False,
                 started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None,
             )
@@ -149,7 +150,7 @@ def fail_blocked(db: Engine) -> list[int]:
     after = aliased(Job)
     blocked = (select(Job.id, after.id, after.status, after.error)
                .join(after, after.id == Job.after_id)
-               .where(Job.status == "queued", after.status.in_(("failed", "cancelled"))))
+               .where(Job.status == JobStatus.QUEUED, after.status.in_((JobStatus.FAILED, JobStatus.CANCELLED))))
     with read(db) as s:  # every worker asks every poll: no write lock unless there is work
         if not s.execute(blocked.limit(1)).first():
             return failed
@@ -161,7 +162,7 @@ def fail_blocked(db: Engine) -> list[int]:
             for job_id, dep, dep_status, dep_error in rows:
                 why = f"dependency job {dep} {dep_status}" + (f": {dep_error}" if dep_error else "")
                 s.execute(update(Job).where(Job.id == job_id).values(
-                    status="failed", ended_at=now, updated_at=now, error=why[:2000]))
+                    status=JobStatus.FAILED, ended_at=now, updated_at=now, error=why[:2000]))
                 failed.append(job_id)
 
 
@@ -171,7 +172,7 @@ def heartbeat(db: Engine, *, worker: str, job_ids: list[int]) -> list[int]:
         return []
     now = time.time()
     with write(db) as s:
-        s.execute(update(Job).where(Job.id.in_(job_ids), Job.lease_owner == worker, Job.status == "running")
+        s.execute(update(Job).where(Job.id.in_(job_ids), Job.lease_owner == worker, Job.status == JobStatus.RUNNING)
                   .values(lease_expires=now + LEASE_S))
         return list(s.execute(select(Job.id).where(Job.id.in_(job_ids), Job.cancel_requested.is_(True))).scalars())
 
@@ -193,7 +194,7 @@ def progress(db: Engine, *, job_id: int, step: int, total_steps: int | None = No
         values["eta_s"] = eta_s
     query = update(Job).where(Job.id == job_id)
     if owner is not None:
-        query = query.where(Job.lease_owner == owner, Job.status == "running")
+        query = query.where(Job.lease_owner == owner, Job.status == JobStatus.RUNNING)
     with write(db) as s:
         return s.execute(query.values(**values)).rowcount > 0
 
@@ -203,7 +204,7 @@ def record_start(db: Engine, *, job_id: int, owner: str, step: int) -> bool:
     which can be below the last progress the lost attempt reported."""
     with write(db) as s:
         job = s.get(Job, job_id, with_for_update=True)
-        if job is None or job.status != "running" or job.lease_owner != owner:
+        if job is None or job.status != JobStatus.RUNNING or job.lease_owner != owner:
             return False
         job.step, job.updated_at = step, time.time()
         s.add(job)
@@ -259,11 +260,11 @@ def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: s
     replaces the job's spec (a requeue that changes it, e.g. half the batch after running
     out of memory); the attempt keeps `error` as the reason.
     """
-    assert status in FINISHED or status == "queued"
+    assert status in FINISHED or status == JobStatus.QUEUED
     now = time.time()
     with write(db) as s:
         job = s.get(Job, job_id, with_for_update=True)
-        if job is None or job.status != "running" or (worker is not None and job.lease_owner != worker):
+        if job is None or job.status != JobStatus.RUNNING or (worker is not None and job.lease_owner != worker):
             return False
         if step is not None:
             job.step = step
@@ -274,7 +275,7 @@ def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: s
         job.lease_owner = job.lease_expires = None
         job.cancel_requested = False
         job.updated_at = now
-        if status == "queued":
+        if status == JobStatus.QUEUED:
             job.assigned_device = None
         else:
             job.ended_at = now
@@ -282,7 +283,7 @@ def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: s
         s.add(job)
         attempt = _running_attempt(s, job_id)
         if attempt is not None:
-            attempt.outcome = "requeued" if status == "queued" else status
+            attempt.outcome = AttemptOutcome.REQUEUED if status == JobStatus.QUEUED else status
             attempt.ended_at, attempt.end_step, attempt.error = now, job.step, error
             s.add(attempt)
         return True
@@ -297,7 +298,7 @@ def requeue_lost(db: Engine, *, host: str, is_alive) -> list[int]:
     the lease expired without a heartbeat. A job whose cancel was asked ends cancelled.
     """
     now = time.time()
-    running = select(Job).where(Job.status == "running")
+    running = select(Job).where(Job.status == JobStatus.RUNNING)
     with read(db) as s:  # every worker asks every poll: no write lock unless a job is lost
         suspects = [job.id for job in s.execute(running).scalars() if _lost_why(s, job, host, is_alive, now)]
     lost: list[int] = []
@@ -309,14 +310,14 @@ def requeue_lost(db: Engine, *, host: str, is_alive) -> list[int]:
             if why is None:
                 continue
             if job.cancel_requested:
-                job.status, job.ended_at = "cancelled", now
+                job.status, job.ended_at = JobStatus.CANCELLED, now
             else:
-                job.status, job.assigned_device = "queued", None
+                job.status, job.assigned_device = JobStatus.QUEUED, None
             job.lease_owner = job.lease_expires = None
             job.updated_at = now
             s.add(job)
-            for a in s.execute(select(Attempt).where(Attempt.job_id == job.id, Attempt.outcome == "running")).scalars().all():
-                a.outcome, a.ended_at, a.end_step, a.error = "lost", now, job.step, why
+            for a in s.execute(select(Attempt).where(Attempt.job_id == job.id, Attempt.outcome == AttemptOutcome.RUNNING)).scalars().all():
+                a.outcome, a.ended_at, a.end_step, a.error = AttemptOutcome.LOST, now, job.step, why
                 s.add(a)
             lost.append(job.id)
     return lost
@@ -342,9 +343,9 @@ def cancel(db: Engine, *, job_id: int) -> Job:
     now = time.time()
     with write(db) as s:
         job = _get(s, job_id)
-        if job.status == "queued":
-            job.status, job.ended_at = "cancelled", now
-        elif job.status == "running":
+        if job.status == JobStatus.QUEUED:
+            job.status, job.ended_at = JobStatus.CANCELLED, now
+        elif job.status == JobStatus.RUNNING:
             job.cancel_requested = True
         else:
             raise QueueError(f"job {job_id} is {job.status}; only queued or running jobs can be cancelled")
@@ -360,9 +361,9 @@ def retry(db: Engine, *, job_id: int) -> Job:
     now = time.time()
     with write(db) as s:
         job = _get(s, job_id)
-        if job.status not in ("failed", "cancelled"):
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise QueueError(f"job {job_id} is {job.status}; only failed or cancelled jobs can be retried")
-        job.status, job.error, job.ended_at, job.updated_at = "queued", None, None, now
+        job.status, job.error, job.ended_at, job.updated_at = JobStatus.QUEUED, None, None, now
         s.add(job)
         s.flush()
         s.refresh(job)
@@ -411,7 +412,7 @@ def _get(s, job_id: int) -> Job:
 
 
 def _running_attempt(s, job_id: int) -> Attempt | None:
-    return s.execute(select(Attempt).where(Attempt.job_id == job_id, Attempt.outcome == "running")
+    return s.execute(select(Attempt).where(Attempt.job_id == job_id, Attempt.outcome == AttemptOutcome.RUNNING)
                      .order_by(Attempt.number.desc())).scalars().first()
 
 

@@ -14,6 +14,7 @@ import typer
 
 from aetui.cli.options import HomeOpt, JsonOpt, home_of, print_json, user_errors
 from aetui.defaults import EXPERIMENT, PROBE, SWEEP, SWEEP_LEVELS, WALK, shown, text
+from store.states import JobStatus
 
 Opt = typer.Option
 TargetArg = Annotated[str, typer.Argument(
@@ -141,7 +142,7 @@ def _queue_and_maybe_run(kind: str, fields: dict[str, Any], target: str, *, now:
         from aetui.cli.render import print_results
 
         print_results(detail)
-    if detail["status"] != "done":
+    if detail["status"] != JobStatus.DONE:
         typer.echo(f"aetui: job {job.id} {detail['status']}: {detail['error']}", err=True)
         raise typer.Exit(1)
 

@@ -10,6 +10,7 @@ import typer
 from aetui.cli.options import HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, home_of, print_json, user_errors
 from aetui.defaults import TRAIN, shown
 from aetui.models.catalog import defaults as model_defaults
+from store.states import JobStatus
 
 Opt = typer.Option
 UNET, ATTN_UNET, MLP = model_defaults("unet"), model_defaults("attn-unet"), model_defaults("mlp")
@@ -157,7 +158,7 @@ def cancel(job_id: JobIdArg, json: JsonOpt = False, home: HomeOpt = None) -> Non
     from aetui import jobs
 
     job = jobs.cancel(home_of(home), job_id)
-    _print_job(job, json, "cancelled" if job.status == "cancelled" else "stopping (cancel sent to its worker)")
+    _print_job(job, json, JobStatus.CANCELLED if job.status == JobStatus.CANCELLED else "stopping (cancel sent to its worker)")
 
 
 def retry(job_id: JobIdArg, json: JsonOpt = False, home: HomeOpt = None) -> None:

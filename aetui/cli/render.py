@@ -10,8 +10,9 @@ from rich.table import Table
 
 from aetui.durations import duration as fmt_duration
 from aetui.run_summary import summary_first
+from store.states import JobStatus
 
-STATUS_STYLE = {"queued": "yellow", "running": "cyan", "done": "green", "failed": "red", "cancelled": "dim"}
+STATUS_STYLE = {JobStatus.QUEUED: "yellow", JobStatus.RUNNING: "cyan", JobStatus.DONE: "green", JobStatus.FAILED: "red", JobStatus.CANCELLED: "dim"}
 
 
 def fmt_progress(step: int, total: int) -> str:
@@ -41,7 +42,7 @@ def jobs_table(jobs: list[Any]) -> None:
         cells = {
             "id": str(j.id), "kind": j.kind, "status": f"[{STATUS_STYLE.get(j.status, '')}]{j.status}",
             "what": j.label, "progress": fmt_progress(j.step, j.total_steps), "loss": fmt_float(j.loss),
-            "img/s": fmt_float(j.images_per_s, 3), "eta": fmt_duration(j.eta_s) if j.status == "running" else "",
+            "img/s": fmt_float(j.images_per_s, 3), "eta": fmt_duration(j.eta_s) if j.status == JobStatus.RUNNING else "",
             "device": j.assigned_device or j.device, "age": fmt_duration(now - j.created_at),
         }
         table.add_row(*(cells[c] for c in cols))

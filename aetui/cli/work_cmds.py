@@ -14,6 +14,7 @@ import typer
 from aetui.cli.options import HomeOpt, JsonOpt, RunsRootOpt, home_of, print_json, user_errors
 from aetui.defaults import SWEEP, SWEEP_LEVELS
 from aetui.errors import UserError
+from store.states import JobStatus
 
 Opt = typer.Option
 
@@ -169,7 +170,7 @@ def demo(json: JsonOpt = False, home: HomeOpt = None) -> None:
     typer.echo(f"demo: queued job {job.id}: {job.label}", err=json)
     run_now(h, job.id, quiet=json)
     detail = job_detail(h, job.id)
-    if detail["status"] != "done":
+    if detail["status"] != JobStatus.DONE:
         if json:
             print_json(detail)
         raise UserError(f"demo job {job.id} {detail['status']}: {detail['error']}")
@@ -185,7 +186,7 @@ def demo(json: JsonOpt = False, home: HomeOpt = None) -> None:
             typer.echo(f"\n{kind} (job {d['id']}): {d['label']}")
             print_results(d)
         typer.echo(f"\nTensorBoard logs: {h.runs}   (view them with `aetui tb --home {h.path}`)")
-    failed = [d for d in experiments.values() if d["status"] != "done"]
+    failed = [d for d in experiments.values() if d["status"] != JobStatus.DONE]
     if failed:
         raise UserError(f"demo job {failed[0]['id']} {failed[0]['status']}: {failed[0]['error']}")
 

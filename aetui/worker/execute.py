@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from aetui.home import Home
+from store.states import JobStatus
 
 EXIT_DONE, EXIT_FAILED, EXIT_STOPPED = 0, 1, 75
 
@@ -42,7 +43,7 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
     from store import queries, queue
 
     job = queries.get_job(home.db, job_id)
-    if job.status != "running" or job.lease_owner != owner:
+    if job.status != JobStatus.RUNNING or job.lease_owner != owner:
         print(f"aetui: job {job_id} is {job.status} and not held by {owner}; not running it", file=sys.stderr)
         return EXIT_STOPPED
     run = queries.get_run(home.db, job_id)
@@ -63,7 +64,7 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
         if not cancelled and not requeue_on_stop:
             queue.progress(home.db, job_id=job_id, step=stop.step, owner=owner)
             return EXIT_STOPPED
-        queue.finish(home.db, job_id=job_id, worker=owner, status="cancelled" if cancelled else "queued",
+        queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.CANCELLED if cancelled else JobStatus.QUEUED,
                      error="cancelled by user" if cancelled else None, step=stop.step)
         return EXIT_STOPPED
     except LeaseLost as lost:  # another worker took the job over; it is theirs to record
@@ -71,17 +72,17 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
         return EXIT_STOPPED
     except RetryJob as again:
         spec_now = queries.get_job(home.db, job_id).spec
-        queue.finish(home.db, job_id=job_id, worker=owner, status="queued", error=again.reason,
+        queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.QUEUED, error=again.reason,
                      spec={**spec_now, **again.spec_changes})
         return EXIT_STOPPED
     except Exception as e:  # the job failed; the worker goes on
         error = _describe(e)
         traceback.print_exc()
-        queue.finish(home.db, job_id=job_id, worker=owner, status="failed", error=error)
+        queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.FAILED, error=error)
         return EXIT_FAILED
     if "torch" in sys.modules:  # now the CUDA version is known too
         queue.record_run(home.db, job_id=job_id, versions=versions())
-    queue.finish(home.db, job_id=job_id, worker=owner, status="done")
+    queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.DONE)
     return EXIT_DONE
 
 

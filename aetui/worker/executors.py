@@ -49,6 +49,7 @@ from typing import Any
 
 from aetui.errors import UserError
 from aetui.worker.execute import EXIT_FAILED, EXIT_STOPPED
+from store.states import JobStatus
 
 HEARTBEAT_S = 5.0
 POLL_S = 5.0  # how often the worker asks Slurm about each job (scontrol is cheap; be polite anyway)
@@ -156,7 +157,7 @@ class SlurmExecutor:
             sjob = executor.submit(task)
         except Exception as e:  # sbatch refused: the job fails with sbatch's words
             message = str(e).strip().splitlines()
-            queue.finish(home.db, job_id=job_id, worker=worker.owner, status="failed",
+            queue.finish(home.db, job_id=job_id, worker=worker.owner, status=JobStatus.FAILED,
                          error=f"sbatch refused the job: {' '.join(message)[-600:]}")
             return FinishedHandle(EXIT_FAILED, "sbatch refused the job")
         handle = SlurmHandle(home.db, job_id, sjob)

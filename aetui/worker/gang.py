@@ -40,6 +40,7 @@ from typing import Callable
 from aetui.experiments.context import JobContext
 from aetui.worker.execute import EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, child_command
 from aetui.worker.lifeline import die_with_parent
+from store.states import AttemptOutcome, JobStatus
 
 MAX_REQUEUES = 3
 BROKEN = "device group broke"  # how the errors of its automatic requeues begin
@@ -240,15 +241,15 @@ def crash_verdict(db, job_id: int, why: str) -> tuple[str, str]:
     current = attempts[-1] if attempts else None
     streak = 1
     for a in reversed(attempts[:-1]):
-        if (a.outcome != "requeued" or not (a.error or "").startswith(BROKEN)
+        if (a.outcome != AttemptOutcome.REQUEUED or not (a.error or "").startswith(BROKEN)
                 or current is None or a.start_step != current.start_step):
             break
         streak += 1
     step = current.start_step if current else 0
     if streak > MAX_REQUEUES:
-        return "failed", (f"{BROKEN} {streak} times in a row from step {step}, not requeued again: {why} "
+        return JobStatus.FAILED, (f"{BROKEN} {streak} times in a row from step {step}, not requeued again: {why} "
                           f"(`aetui retry` tries once more)")
-    return "queued", f"{BROKEN}: {why}; requeued ({streak} of {MAX_REQUEUES}) to resume from its checkpoint"
+    return JobStatus.QUEUED, f"{BROKEN}: {why}; requeued ({streak} of {MAX_REQUEUES}) to resume from its checkpoint"
 
 
 def follow(home, job_id: int, *, owner: str, device: str, should_stop: Callable[[], bool]) -> int:
@@ -263,7 +264,7 @@ def follow(home, job_id: int, *, owner: str, device: str, should_stop: Callable[
     from store import queries
 
     job = queries.get_job(home.db, job_id)
-    if job.status != "running" or job.lease_owner != owner:
+    if job.status != JobStatus.RUNNING or job.lease_owner != owner:
         print(f"aetui: job {job_id} is {job.status} and not held by {owner}; not running it", file=sys.stderr)
         return EXIT_STOPPED
     run = queries.get_run(home.db, job_id)

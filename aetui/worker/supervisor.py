@@ -28,6 +28,7 @@ from aetui.worker.registry import pid_alive
 from aetui.worker.scheduling import RESERVE_AFTER_S, Policy, Scheduler, free_devices
 from aetui.worker.execute import EXIT_DONE, EXIT_STOPPED, child_command, host_name, owner_id
 from aetui.worker.lifeline import die_with_parent
+from store.states import JobStatus
 
 HEARTBEAT_S = 5.0
 CANCEL_GRACE_S = 20.0
@@ -104,7 +105,7 @@ class Worker:
         from store import queries
 
         counts = queries.count_jobs(self.home.db)
-        if counts.get("running", 0):
+        if counts.get(JobStatus.RUNNING, 0):
             return True
         if queries.is_paused(self.home.db):
             return False
@@ -196,19 +197,19 @@ class Worker:
             for f in child.files:
                 f.close()
             job = queries.get_job(self.home.db, child.job_id)
-            if job.status == "running" and job.lease_owner == self.owner:
+            if job.status == JobStatus.RUNNING and job.lease_owner == self.owner:
                 if job.cancel_requested:
-                    queue.finish(self.home.db, job_id=job.id, worker=self.owner, status="cancelled",
+                    queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=JobStatus.CANCELLED,
                                  error="cancelled by user")
                 elif self.stopping and (code == EXIT_STOPPED or _ended_by_our_signal(code, child)):
                     # a child still starting up when our SIGTERM came dies of it before its
                     # handler exists: that is the stop we asked for, not a crash
-                    queue.finish(self.home.db, job_id=job.id, worker=self.owner, status="queued")
+                    queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=JobStatus.QUEUED)
                 else:
                     why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
                     if code == -signal.SIGKILL and child.term_sent_at is None:
                         why += ", not by aetui: the kernel's out-of-memory killer?"
-                    status, error = "failed", f"job process ended without a result ({why}); {_tail(child)}"
+                    status, error = JobStatus.FAILED, f"job process ended without a result ({why}); {_tail(child)}"
                     if "," in child.device:  # a rank of a job on several devices: resume it, up to a cap
                         from aetui.worker.gang import crash_verdict
 
@@ -233,8 +234,8 @@ class Worker:
             child.proc.kill()
             child.proc.wait()
             job = queries.get_job(self.home.db, child.job_id)
-            if job.status == "running":
-                queue.finish(self.home.db, job_id=job.id, worker=self.owner, status="queued")
+            if job.status == JobStatus.RUNNING:
+                queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=JobStatus.QUEUED)
             del self.children[job_id]
 
 

@@ -7,6 +7,8 @@ import os
 import threading
 from dataclasses import dataclass, field
 
+from store.states import JobStatus
+
 
 @dataclass(frozen=True)
 class DeviceStat:
@@ -96,7 +98,7 @@ def sample(home) -> DevicesReport:
     from aetui.worker.registry import running_workers
     from store.queries import is_paused, list_jobs
 
-    running = list_jobs(home.db, status="running", limit=200)
+    running = list_jobs(home.db, status=JobStatus.RUNNING, limit=200)
     by_device: dict[str, list[int]] = {}
     for job in running:
         for device in (job.assigned_device or job.device).split(","):  # a multi-device job holds several

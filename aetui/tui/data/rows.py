@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from store.states import JobStatus
+
 
 @dataclass(frozen=True)
 class JobRow:
@@ -46,7 +48,7 @@ class JobRow:
 
     @property
     def fraction(self) -> float:
-        return min(1.0, self.step / self.total_steps) if self.total_steps else (1.0 if self.status == "done" else 0.0)
+        return min(1.0, self.step / self.total_steps) if self.total_steps else (1.0 if self.status == JobStatus.DONE else 0.0)
 
     @property
     def title(self) -> str:

@@ -19,6 +19,7 @@ from textual.widgets import Input
 from aetui.errors import UserError
 from aetui.tui.data.rows import JobRow
 from aetui.tui.messages import OpDone
+from store.states import JobStatus
 
 # `l` and `n` open a form that queues work. They are priority bindings, checked as each key
 # arrives rather than after the key has first been offered to the focused table: keys that
@@ -112,7 +113,7 @@ class JobActions:
             raise SkipAction()
         if (row := self._need_job()) is None:
             return
-        if row.kind != "train" or row.status != "done":
+        if row.kind != "train" or row.status != JobStatus.DONE:
             self.notify(f"job #{row.id} is a {row.status} {row.kind} job: sweeps, walks and probes start "
                         "from a finished training run", severity="warning")
             return
@@ -188,6 +189,6 @@ class JobActions:
 
 
 def _cancel_text(job) -> str:
-    if job.status == "cancelled":
+    if job.status == JobStatus.CANCELLED:
         return f"job #{job.id} cancelled"
     return f"job #{job.id}: stop sent to its worker (it checkpoints first)"

@@ -20,6 +20,7 @@ from aetui.tui.data.results import Album, Results
 from aetui.tui.data.rows import JobRow
 from aetui.tui.screens.graphics_screen import GraphicsScreen
 from aetui.tui.widgets.image_view import ImageView
+from store.states import JobStatus
 
 POINT_COLUMNS = (("level", "level"), ("input_mse", "in MSE"), ("output_mse", "out MSE"), ("ratio", "ratio"),
                  ("psnr_in", "PSNR in"), ("psnr_out", "PSNR out"), ("control_ratio", "ctrl ratio"))
@@ -76,7 +77,7 @@ class ResultsScreen(GraphicsScreen):
         self.query_one("#results-image", ImageView).placeholder = "loading…"
         self.query_one("#results-side").display = False
         self._load()
-        if self.row.status in ("queued", "running"):
+        if self.row.status in (JobStatus.QUEUED, JobStatus.RUNNING):
             self.set_interval(max(2.0, getattr(self.app, "poll_s", 1.0) * 2), self._load)
 
     @work(thread=True, exclusive=True, group="results", exit_on_error=False)

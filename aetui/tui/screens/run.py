@@ -32,6 +32,7 @@ from aetui.tui.screens.graphics_screen import GraphicsScreen
 from aetui.tui.screens.job_actions import JOB_BINDINGS, JobActions
 from aetui.tui.widgets.image_view import ImageView
 from aetui.tui.widgets.loss_plot import LossPlot, series
+from store.states import JobStatus
 
 TABS = ("loss", "log", "spec", "attempts", "checkpoints")
 
@@ -86,8 +87,8 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     if row.total_steps:
         t.add_row("progress", f"{row.step}/{row.total_steps} {fmt.bar(row.fraction, 12)} {row.fraction * 100:.0f}%")
     live = [f"loss {fmt.num(row.loss)}" if row.loss is not None else "",
-            f"{fmt.rate(row.images_per_s)} img/s" if row.images_per_s and row.status == "running" else "",
-            f"ETA {fmt.duration(row.eta_s)}" if row.eta_s and row.status == "running" else ""]
+            f"{fmt.rate(row.images_per_s)} img/s" if row.images_per_s and row.status == JobStatus.RUNNING else "",
+            f"ETA {fmt.duration(row.eta_s)}" if row.eta_s and row.status == JobStatus.RUNNING else ""]
     if any(live):
         t.add_row("now", "  ".join(x for x in live if x))
     device = d.get("device") or "—"
@@ -113,7 +114,7 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     return t
 
 
-STATUS_COLORS = {"queued": "yellow", "running": "cyan", "done": "green", "failed": "red", "cancelled": "grey50"}
+STATUS_COLORS = {JobStatus.QUEUED: "yellow", JobStatus.RUNNING: "cyan", JobStatus.DONE: "green", JobStatus.FAILED: "red", JobStatus.CANCELLED: "grey50"}
 
 
 def spec_table(d: dict[str, Any]) -> Group:
@@ -216,7 +217,7 @@ class RunScreen(JobActions, GraphicsScreen):
 
     # ---- loading ------------------------------------------------------------------------------
     def _tick(self) -> None:
-        if self.row.status in ("queued", "running") or self.data is None:
+        if self.row.status in (JobStatus.QUEUED, JobStatus.RUNNING) or self.data is None:
             self._refresh_all()
 
     def _refresh_all(self) -> None:
@@ -271,7 +272,7 @@ class RunScreen(JobActions, GraphicsScreen):
         first = self.data is None
         self.data = data = message.data
         self.row = data.row
-        if data.row.loss is not None and data.row.step and data.row.status == "running":
+        if data.row.loss is not None and data.row.step and data.row.status == JobStatus.RUNNING:
             self._live_points[data.row.step] = data.row.loss
             self._plot_loss()
         self.query_one("#run-title", Static).update(self._title())

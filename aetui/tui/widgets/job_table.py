@@ -27,6 +27,7 @@ from aetui.tui.data.rows import JobRow
 from aetui.tui.data.window import JobQuery
 from aetui.tui.data.window_cache import WindowCache
 from aetui.tui.widgets.filter_editor import FilterEditor
+from store.states import STATUSES, JobStatus
 
 
 @dataclass(frozen=True)
@@ -94,9 +95,9 @@ def cell_text(row: JobRow, key: str, width: int) -> str:
     if key == "loss":
         return fmt.num(row.loss, 3)
     if key == "images_per_s":
-        return fmt.rate(row.images_per_s) if row.status == "running" else ""
+        return fmt.rate(row.images_per_s) if row.status == JobStatus.RUNNING else ""
     if key == "eta":
-        return fmt.duration(row.eta_s) if row.status == "running" else ""
+        return fmt.duration(row.eta_s) if row.status == JobStatus.RUNNING else ""
     if key == "device":
         return row.device
     if key == "priority":
@@ -104,7 +105,7 @@ def cell_text(row: JobRow, key: str, width: int) -> str:
     if key == "created":
         return fmt.clock(row.created_at)
     if key == "label":
-        return row.error if row.status == "failed" and row.error else row.label
+        return row.error if row.status == JobStatus.FAILED and row.error else row.label
     if key == "progress":
         steps = f"{row.step}/{row.total_steps}" if row.total_steps else ""
         bar_w = width - len(steps) - 1
@@ -420,7 +421,7 @@ class JobTable(ScrollView, can_focus=True):
         if row.id in self.marked:
             base += self.get_component_rich_style("job-table--marked")
         status_style = self.get_component_rich_style(f"job-table--{row.status}", partial=True) \
-            if row.status in ("queued", "running", "done", "failed", "cancelled") else Style()
+            if row.status in STATUSES else Style()
         overlay = self.get_component_rich_style("job-table--cursor", partial=True) \
             if index == self.cursor else Style()
         segs: list[Segment] = []
@@ -438,7 +439,7 @@ class JobTable(ScrollView, can_focus=True):
             if col.key == "progress" and row.total_steps:
                 steps = text.split(" ", 1)[0]
                 rest = text[len(steps):]
-                bar_style = base + (status_style if row.status != "running" else
+                bar_style = base + (status_style if row.status != JobStatus.RUNNING else
                                     self.get_component_rich_style("job-table--bar", partial=True))
                 segs.append(Segment(fmt.fit(steps, len(steps)), style + overlay))
                 segs.append(Segment(fmt.fit(rest, w - len(steps)), bar_style + overlay))

@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widget import Widget
 
 from aetui.tui.data.window import FILTER_STATUSES, JobQuery
+from store.states import JobStatus
 
 SORT_NAMES = {"images_per_s": "img/s", "eta": "ETA", "priority": "pri"}
 
@@ -45,7 +46,7 @@ class StatusTabs(Widget):
         for status in FILTER_STATUSES:
             n = sum(self.counts.values()) if status is None else self.counts.get(status, 0)
             name = status or "all"
-            if compact and status == "cancelled":
+            if compact and status == JobStatus.CANCELLED:
                 name = "cancel"
             piece = f" {name} {n} "
             style = "reverse bold" if status == self.job_query.status else ("dim" if n == 0 else "")
