@@ -52,3 +52,15 @@ def test_the_store_reads_back_members_that_print_as_their_value(backend_url):
             assert c.exec_driver_sql("SELECT status FROM job").scalar() == "done"
         (light,) = sqlite_read.list_jobs(backend_url)
         assert light.status == JobStatus.DONE
+
+
+def test_every_status_has_one_look_for_the_cli_and_the_dashboard():
+    from aetui.status_style import LOOKS, colour, job_table_css
+
+    assert set(LOOKS) == set(STATUSES)
+    css = job_table_css()
+    for status in STATUSES:
+        assert f".job-table--{status} {{ color: ${LOOKS[status].theme};" in css
+        assert colour(status) == LOOKS[status].colour
+    assert colour(AttemptOutcome.DONE) == LOOKS[JobStatus.DONE].colour  # an attempt's outcome: the same colour
+    assert colour(AttemptOutcome.LOST) == ""

@@ -10,9 +10,8 @@ from rich.table import Table
 
 from aetui.durations import duration as fmt_duration
 from aetui.run_summary import summary_first
+from aetui.status_style import colour
 from store.states import JobStatus
-
-STATUS_STYLE = {JobStatus.QUEUED: "yellow", JobStatus.RUNNING: "cyan", JobStatus.DONE: "green", JobStatus.FAILED: "red", JobStatus.CANCELLED: "dim"}
 
 
 def fmt_progress(step: int, total: int) -> str:
@@ -40,7 +39,7 @@ def jobs_table(jobs: list[Any]) -> None:
     now = time.time()
     for j in jobs:
         cells = {
-            "id": str(j.id), "kind": j.kind, "status": f"[{STATUS_STYLE.get(j.status, '')}]{j.status}",
+            "id": str(j.id), "kind": j.kind, "status": f"[{colour(j.status)}]{j.status}",
             "what": j.label, "progress": fmt_progress(j.step, j.total_steps), "loss": fmt_float(j.loss),
             "img/s": fmt_float(j.images_per_s, 3), "eta": fmt_duration(j.eta_s) if j.status == JobStatus.RUNNING else "",
             "device": j.assigned_device or j.device, "age": fmt_duration(now - j.created_at),
@@ -51,7 +50,7 @@ def jobs_table(jobs: list[Any]) -> None:
 
 def job_panel(d: dict[str, Any]) -> None:
     console = Console()
-    console.print(f"[bold]job {d['id']}[/] {d['kind']} [{STATUS_STYLE.get(d['status'], '')}]{d['status']}[/]  {d['label']}")
+    console.print(f"[bold]job {d['id']}[/] {d['kind']} [{colour(d['status'])}]{d['status']}[/]  {d['label']}")
     rows = [("progress", fmt_progress(d["step"], d["total_steps"])), ("device", d["device"]),
             ("run dir", d["run_dir"]), ("created", d["created_at"]), ("started", d["started_at"]),
             ("ended", d["ended_at"]), ("error", d["error"]), ("parent", d["parent_id"])]

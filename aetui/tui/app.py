@@ -12,12 +12,14 @@ from textual.app import App
 from textual.binding import Binding
 
 from aetui.home import Home
+from aetui.status_style import job_table_css
 from aetui.tui.commands import ActionsProvider
 from aetui.tui.graphics import choose
 
 
 class AetuiApp(App[None]):
     CSS_PATH = "app.tcss"
+    CSS = job_table_css()  # the job table's status colours: aetui.status_style
     TITLE = "aetui"
     COMMANDS = App.COMMANDS | {ActionsProvider}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]

@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
 
 from aetui.run_summary import summary
+from aetui.status_style import colour
 from aetui.tui import format as fmt
 from aetui.tui.data.results import Results
 from aetui.tui.data.rows import JobRow
@@ -80,7 +81,7 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     t = Table.grid(padding=(0, 1))
     t.add_column(style="dim", no_wrap=True)
     t.add_column(overflow="fold")
-    status = Text(d["status"], style=f"bold {STATUS_COLORS.get(d['status'], '')}")
+    status = Text(d["status"], style=f"bold {colour(d['status'])}")
     if d.get("attempts"):
         status.append(f"  attempt {len(d['attempts'])}", style="dim")
     t.add_row("status", status)
@@ -114,9 +115,6 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     return t
 
 
-STATUS_COLORS = {JobStatus.QUEUED: "yellow", JobStatus.RUNNING: "cyan", JobStatus.DONE: "green", JobStatus.FAILED: "red", JobStatus.CANCELLED: "grey50"}
-
-
 def spec_table(d: dict[str, Any]) -> Group:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="dim", no_wrap=True)
@@ -139,7 +137,7 @@ def attempts_table(d: dict[str, Any]) -> Table | Text:
         t.add_column(col, overflow="fold")
     for a in rows:
         steps = f"{a['start_step']}→{a['end_step'] if a['end_step'] is not None else '…'}"
-        t.add_row(str(a["number"]), Text(a["outcome"], style=STATUS_COLORS.get(a["outcome"], "")), steps,
+        t.add_row(str(a["number"]), Text(a["outcome"], style=colour(a["outcome"])), steps,
                   a.get("device") or "", a.get("worker") or "", (a.get("started_at") or "")[5:16].replace("T", " "),
                   (a.get("ended_at") or "")[5:16].replace("T", " "), a.get("error") or "")
     return t

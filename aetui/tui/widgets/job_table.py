@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from aetui.status_style import table_class
 from aetui.tui import format as fmt
 from aetui.tui.data.rows import JobRow
 from aetui.tui.data.window import JobQuery
@@ -130,8 +131,7 @@ class JobTable(ScrollView, can_focus=True):
 
     COMPONENT_CLASSES = {
         "job-table--header", "job-table--cursor", "job-table--marked", "job-table--sorted",
-        "job-table--queued", "job-table--running", "job-table--done", "job-table--failed",
-        "job-table--cancelled", "job-table--bar", "job-table--loading",
+        *(table_class(s) for s in STATUSES), "job-table--bar", "job-table--loading",
     }
 
 
@@ -420,7 +420,7 @@ class JobTable(ScrollView, can_focus=True):
         base = self.rich_style
         if row.id in self.marked:
             base += self.get_component_rich_style("job-table--marked")
-        status_style = self.get_component_rich_style(f"job-table--{row.status}", partial=True) \
+        status_style = self.get_component_rich_style(table_class(row.status), partial=True) \
             if row.status in STATUSES else Style()
         overlay = self.get_component_rich_style("job-table--cursor", partial=True) \
             if index == self.cursor else Style()
