@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Float, String, case, cast, func, nulls_last, or_, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import aliased
 
 from store.engine import read
 from store.queue import PAUSED_KEY, QueueError
+from store.runnable import BEST_FIRST, may_run
 from store.states import JobStatus
 from store.tables import Attempt, Job, Run, Setting
 
@@ -130,37 +130,24 @@ def runnable_count(db: Engine, *, devices: list[str]) -> int:
     """Queued jobs that a worker with these devices can run, now or once the jobs they
     wait for (`--after`) are done. Jobs pinned to other devices do not count, nor do
     jobs that need more devices than it has, nor jobs behind a failed or cancelled one
-    (those fail)."""
+    (those fail).
+
+    One recursive query: the jobs that fit and may run now or once a running job ends
+    (`may_run`), then, chain by chain, the fitting queued jobs after those.
+    """
+    fits = (Job.device.in_(("auto", *devices)), Job.gpus <= len(devices))
+    chain = (may_run(select(Job.id), after_status=(JobStatus.DONE, JobStatus.RUNNING)).where(*fits)
+             .cte("chain", recursive=True))
+    chain = chain.union(select(Job.id).join(chain, Job.after_id == chain.c.id)
+                        .where(Job.status == JobStatus.QUEUED, *fits))
     with read(db) as s:
-        rows = s.execute(select(Job.id, Job.status, Job.device, Job.after_id, Job.gpus)
-                         .where(Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))).all()
-        active = {r.id: r for r in rows}
-        deps = {r.after_id for r in rows if r.after_id is not None and r.after_id not in active}
-        done = set(s.execute(select(Job.id).where(Job.id.in_(deps), Job.status == JobStatus.DONE)).scalars()) if deps else set()
-    known: dict[int, bool] = {}
-
-    def can_run(job_id: int) -> bool:
-        """Queued (for this worker) or running: it will end, so jobs after it can start."""
-        if job_id in known:
-            return known[job_id]
-        row = active[job_id]
-        ok = row.status == JobStatus.RUNNING or (
-            row.device in ("auto", *devices) and row.gpus <= len(devices)
-            and (row.after_id is None or row.after_id in done or (row.after_id in active and can_run(row.after_id))))
-        known[job_id] = ok
-        return ok
-
-    return sum(1 for r in rows if r.status == JobStatus.QUEUED and can_run(r.id))
+        return int(s.execute(select(func.count()).select_from(chain)).scalar_one())
 
 
 def queued_wide(db: Engine, *, max_gpus: int) -> list[Job]:
     """Queued jobs that need several devices (2..max_gpus) and may start now (their
     `--after` job is done), best first: highest priority, then oldest."""
-    after = aliased(Job)
-    q = (select(Job).outerjoin(after, after.id == Job.after_id)
-         .where(Job.status == JobStatus.QUEUED, Job.gpus > 1, Job.gpus <= max_gpus)
-         .where(or_(Job.after_id.is_(None), after.status == JobStatus.DONE))
-         .order_by(Job.priority.desc(), Job.id))
+    q = may_run(select(Job)).where(Job.gpus > 1, Job.gpus <= max_gpus).order_by(*BEST_FIRST)
     with read(db) as s:
         return list(s.execute(q).scalars())
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
 from store.engine import read, write
+from store.runnable import BEST_FIRST, may_run
 from store.states import AttemptOutcome, JobStatus
 from store.tables import FINISHED, Attempt, Job, Run, Setting
 
@@ -91,13 +92,9 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | 
     with write(db) as s:
         if job_id is None and _paused(s):
             return None
-        after = aliased(Job)
         candidate = (
-            select(Job.id)
-            .outerjoin(after, after.id == Job.after_id)
-            .where(Job.status == JobStatus.QUEUED)
-            .where(or_(Job.after_id.is_(None), after.status == JobStatus.DONE))
-            .order_by(Job.priority.desc(), Job.id)
+            may_run(select(Job.id))
+            .order_by(*BEST_FIRST)
             .limit(1)
             .with_for_update(skip_locked=True, of=Job)  # PostgreSQL: concurrent claims pass each other
         )

@@ -243,3 +243,41 @@ def test_runnable_count_leaves_out_other_devices_and_blocked_jobs(db):
     assert queries.runnable_count(db, devices=["cuda:1"]) == 4
     take(db, device="cuda:1")      # 1 runs somewhere: 4 waits for it
     assert queries.runnable_count(db, devices=["cpu"]) == 1
+
+
+def _runnable_reference(jobs, devices: list[str]) -> int:
+    """runnable_count's rule, walked in Python (as it was written before it became one query)."""
+    by_id = {j.id: j for j in jobs}
+
+    def can_run(j) -> bool:
+        if j.status == "running":
+            return True
+        if j.status != "queued" or j.device not in ("auto", *devices) or j.gpus > len(devices):
+            return False
+        dep = by_id.get(j.after_id)
+        return j.after_id is None or dep.status == "done" or can_run(dep)
+
+    return sum(1 for j in jobs if j.status == "queued" and can_run(j))
+
+
+def test_runnable_count_agrees_with_the_rule_on_random_queues(db):
+    import random
+
+    from sqlalchemy import update
+
+    from store.tables import Job
+
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    for i in range(40):
+        add(db, device=rng.choice(["auto", "auto", "cpu", "cuda:1"]),
+            after_id=rng.choice([None, None, rng.randint(1, i)]) if i else None)
+    with db.begin() as c:
+        for job_id in range(1, 41):
+            c.execute(update(Job).where(Job.id == job_id).values(
+                status=rng.choice(["queued", "queued", "running", "done", "failed", "cancelled"]),
+                gpus=rng.choice([1, 1, 2, 3])))
+    jobs = queries.list_jobs(db)
+    for devices in (["cpu"], ["cuda:1"], ["cpu", "cuda:1"], ["cuda:0", "cuda:1", "cuda:2"]):
+        assert queries.runnable_count(db, devices=devices) == _runnable_reference(jobs, devices), \
+            f"devices {devices}, seed {seed}"
