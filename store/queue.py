@@ -23,6 +23,7 @@ from store.tables import FINISHED, Attempt, Job, Run, Setting
 
 LEASE_S = 60.0
 PAUSED_KEY = "queue_paused"
+ENDINGS = (*FINISHED, JobStatus.QUEUED)  # what `finish` may set: a final status, or back to the queue
 
 
 class QueueError(ValueError):
@@ -255,9 +256,11 @@ def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: s
     `status` is done, failed, cancelled or queued (requeue). Only the lease holder may finish
     a job (worker=None skips that check); returns False when the job was not ours. `spec`
     replaces the job's spec (a requeue that changes it, e.g. half the batch after running
-    out of memory); the attempt keeps `error` as the reason.
+    out of memory); the attempt keeps `error` as the reason. Any other `status` is a bug in
+    the caller: ValueError, before anything changes.
     """
-    assert status in FINISHED or status == JobStatus.QUEUED
+    if status not in ENDINGS:
+        raise ValueError(f"queue.finish: status must be one of {', '.join(ENDINGS)}, not {status!r}")
     now = time.time()
     with write(db) as s:
         job = s.get(Job, job_id, with_for_update=True)

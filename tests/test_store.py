@@ -63,6 +63,32 @@ def test_finish_by_another_worker_is_refused(db):
     assert queries.get_job(db, 1).status == "running"
 
 
+@pytest.mark.parametrize("status", ["running", "requeued", "finished", None])
+def test_finish_refuses_a_status_it_cannot_set_before_changing_anything(db, status):
+    add(db)
+    take(db, worker="h:1")
+    with pytest.raises(ValueError, match="status must be one of done, failed, cancelled, queued"):
+        queue.finish(db, job_id=1, worker="h:1", status=status)
+    job = queries.get_job(db, 1)
+    assert (job.status, job.lease_owner) == ("running", "h:1")
+    assert [a.outcome for a in queries.attempts(db, 1)] == ["running"]
+
+
+def test_finish_checks_its_status_under_python_O(tmp_path):
+    """Not an assert: `python -O` drops those, and a bad status would reach the database."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from store import open_db, queue; db = open_db(sys.argv[1]); "
+            "queue.enqueue_many(db, [{'kind': 'train', 'spec': {}}], run_root='/r'); "
+            "queue.claim(db, worker='h:1', host='h', pid=1, device='cpu')\n"
+            "try:\n queue.finish(db, job_id=1, worker='h:1', status='bogus')\n"
+            "except ValueError as e:\n print('refused:', e)")
+    out = subprocess.run([sys.executable, "-O", "-c", code, str(tmp_path / "o.db")], capture_output=True,
+                         text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.startswith("refused: queue.finish: status must be one of"), out.stdout + out.stderr
+
+
 def test_priority_then_age(db):
     add(db, 3)
     queue.set_priority(db, job_id=3, priority=5)
