@@ -14,8 +14,11 @@ from store.states import ACTIVE, FINISHED, STATUSES, AttemptOutcome, JobStatus  
 
 class StateString(TypeDecorator):
     """A state enum stored as its plain string (a VARCHAR, as the migrations made it: no
-    database enum type, no CHECK) and read back as the enum member. Values go to the
-    driver as exact `str`, whatever adapters a driver has for enums."""
+    database enum type, no CHECK) and read back as the enum member.
+
+    Values go to the driver as exact `str`, whatever adapters a driver has for enums. Other
+    strings pass both ways unchanged, as before the enum: a filter on an unknown status
+    matches nothing, and a value this version does not know still reads."""
 
     impl = String
     cache_ok = True
@@ -25,10 +28,10 @@ class StateString(TypeDecorator):
         self.enum = enum
 
     def process_bind_param(self, value, dialect):  # noqa: ANN001
-        return None if value is None else str.__str__(self.enum(value))
+        return None if value is None else str.__str__(value)
 
     def process_result_value(self, value, dialect):  # noqa: ANN001
-        return None if value is None else self.enum(value)
+        return self.enum._value2member_map_.get(value, value)
 
 
 class Job(SQLModel, table=True):

@@ -64,3 +64,18 @@ def test_every_status_has_one_look_for_the_cli_and_the_dashboard():
         assert colour(status) == LOOKS[status].colour
     assert colour(AttemptOutcome.DONE) == LOOKS[JobStatus.DONE].colour  # an attempt's outcome: the same colour
     assert colour(AttemptOutcome.LOST) == ""
+
+
+def test_strings_outside_the_enum_pass_as_before(backend_url):
+    """A filter on a status no job has matches nothing (no error), and a value this version
+    does not know (written by a newer one) still reads, as the plain string."""
+    from sqlalchemy import update
+
+    from store.tables import Job
+
+    db = open_db(backend_url)
+    (job,) = queue.enqueue_many(db, [{"kind": "train", "spec": {}}], run_root="/runs")
+    assert queries.list_jobs(db, status="paused") == [] and queries.count_matching(db, status="paused") == 0
+    with db.begin() as c:
+        c.execute(update(Job).where(Job.id == job.id).values(status="paused"))
+    assert queries.get_job(db, job.id).status == "paused"
