@@ -8,6 +8,7 @@ records, not science; tests/test_science.py checks the science).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -245,4 +246,4 @@ def test_real_command_exit_code_and_message(lab):
     """The installed entry point, not the in-process runner: exit 2, one line on stderr."""
     proc = aetui_proc(lab["home"].path, "probe", str(lab["train"]), "--layer", "nope", check=False)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.strip().startswith("aetui: error: unknown layer 'nope'")
+    assert re.fullmatch(r"aetui: error: unknown layer 'nope' for [^\n]+; layers: [\w, ]+\n", proc.stderr), proc.stderr
