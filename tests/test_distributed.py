@@ -91,7 +91,8 @@ def test_two_processes_train_like_one_on_the_same_global_batch(home):
     assert d2["metrics"]["world_size"] == 2 and d2["metrics"]["batch_size"] == 8 and d2["steps_done"] == 6
     assert d2["metrics"]["images_per_s"] > 0 and "world_size" not in d1["metrics"]
     run2, run1 = Path(d2["run_dir"]), Path(d1["run_dir"])
-    assert (run2 / "stdout.rank1.log").read_text().startswith("aetui: job")  # the second process's own log
+    first_line = (run2 / "stdout.rank1.log").read_text().splitlines()[0]  # the second process's own log
+    assert first_line == f"aetui: job {two['id']} on cpu (lease {d2['attempts'][0]['worker']})", first_line
     assert (run2 / "images" / "recon_00000006.png").is_file()
 
     # the same losses (each logged value is the mean over both processes' shares)
@@ -114,7 +115,7 @@ def test_two_processes_train_like_one_on_the_same_global_batch(home):
     assert ds["status"] == "failed" and ds["error"] == SYNC_BN_CPU
 
 
-def test_killing_one_rank_stops_the_job_and_it_resumes_on_two_devices(home):
+def test_killing_one_rank_stops_the_job_and_it_resumes_on_two_devices(home, procs):
     from aetui.home import Home
     from aetui.worker.gang import BROKEN
     from store import queries
@@ -123,7 +124,7 @@ def test_killing_one_rank_stops_the_job_and_it_resumes_on_two_devices(home):
                      "--gpus", "2")
     db = Home.resolve(home).db
     log = open(home.parent / "worker.log", "wb")
-    worker = subprocess.Popen(worker_cmd(), cwd=ROOT, env=env_for(home), stdout=log, stderr=subprocess.STDOUT)
+    worker = procs.start(worker_cmd(), cwd=ROOT, env=env_for(home), stdout=log, stderr=subprocess.STDOUT)
     try:
         ckpt = Path(queries.get_run(db, job["id"]).run_dir) / "checkpoints" / "step_00000010.pt"
         deadline = time.time() + 300

@@ -47,13 +47,13 @@ def requeued(slurm_id: str, restarts: int) -> bool:
 
 
 @pytest.mark.timeout(900)
-def test_slurm_run_requeue_resume_and_cancel(home: Path):
+def test_slurm_run_requeue_resume_and_cancel(home: Path, procs):
     require_slurm()
     tiny = [*TINY, "--image-every", "1000"]
     long = aetui_json(home, "queue", *tiny, "--steps", "100000", "--checkpoint-every", "5", "--priority", "1")["id"]
     plain = aetui_json(home, "queue", *tiny, "--steps", "10")["id"]
     log = open(home / "worker.out", "w")
-    worker = subprocess.Popen(
+    worker = procs.start(
         [sys.executable, "-m", "aetui", "worker", "--executor", "slurm", "--until-empty", "--poll", "0.5",
          "--time", "15", "--mem", "1G", "--cpus-per-job", "1", "--max-jobs", "2", "--slurm-opt", "comment=aetui-test"],
         cwd=ROOT, env=cli_env(home), stdout=log, stderr=subprocess.STDOUT, text=True)
