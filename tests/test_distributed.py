@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import ROOT, aetui_json, cli_env
 
+pytestmark = pytest.mark.slow  # real training in several processes, a rank killed
+
 # attn-unet normalises with GroupNorm: no batch statistics, so 2 x 4 images == 1 x 8 images
 TINY = ["attn-unet", "--res", "32", "--base-width", "8", "--depth", "1", "--data", "builtin:64",
         "--batch-size", "8", "--lr", "1e-3", "--image-every", "1000"]

@@ -139,6 +139,7 @@ def test_sweep_now_json_results_artifacts_and_tensorboard(lab):
     assert d["id"] in cli_json(h, "show", str(lab["train"]))["children"]
 
 
+@pytest.mark.slow
 def test_walk_queued_then_run_by_the_worker(lab):
     h = lab["home"]
     job = cli_json(h, "walk", str(lab["train"]), "--mode", "diffuse", "--steps", "6", "--chains", "4",

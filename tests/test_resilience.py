@@ -115,6 +115,7 @@ def checkpointed(ckpts: Path, step: int, seed: int) -> bool:
     return newest_step_checkpoint(ckpts) >= step
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_resumes_every_time_from_a_checkpoint(home, tmp_path, procs, seed):
     """SIGKILL the worker and its child together (the job resumes from the last periodic
     checkpoint) or the worker alone (its child gets SIGTERM by PDEATHSIG, checkpoints and
@@ -185,6 +186,7 @@ def test_sigkill_at_random_points_resumes_every_time_from_a_checkpoint(home, tmp
     assert integrity(home) == "ok"
 
 
+@pytest.mark.slow
 def test_until_empty_waits_for_a_live_worker_and_takes_over_a_dead_one(home, tmp_path, procs):
     """The second worker can only requeue the job and finish it (asserted at the end) if it
     waited for it instead of exiting: no sleep needed to prove that it waits."""
@@ -210,6 +212,7 @@ def test_until_empty_waits_for_a_live_worker_and_takes_over_a_dead_one(home, tmp
     assert d["attempts"][1]["worker"] != d["attempts"][0]["worker"] and d["attempts"][1]["start_step"] > 0
 
 
+@pytest.mark.slow
 def test_cancel_kills_after_the_grace_period_and_slots_per_device(home, tmp_path, procs):
     """Two jobs run at once with --per-device 2; one ignores SIGTERM (a long step) and is
     killed after --grace; a job pinned to a device no worker has does not keep
@@ -254,6 +257,7 @@ def stopped(pid: int) -> bool:
         return f.read().rsplit(")", 1)[1].split()[0] == "T"
 
 
+@pytest.mark.slow
 def test_worker_stopped_while_its_child_starts_requeues_the_job(home, tmp_path, procs):
     """SIGTERM reaches a child that has not installed its handler yet (it is still
     starting): it dies of the signal. That is the stop the worker asked for, so the job
@@ -284,6 +288,7 @@ def test_worker_stopped_while_its_child_starts_requeues_the_job(home, tmp_path, 
     assert detail(home, job)["status"] == "done"
 
 
+@pytest.mark.slow
 def test_two_detached_workers_started_at_once_one_is_refused(home, procs):
     aetui(home, "pause")  # the background worker must not run anything here
     launchers = [procs.start([sys.executable, "-m", "aetui", "worker", "--detach", "--json"], cwd=ROOT,
@@ -352,6 +357,7 @@ def _reader(db_path: str, stop, out) -> None:
         out.put(("reader", reads, repr(e)))
 
 
+@pytest.mark.slow
 def test_eight_claimers_two_real_workers_and_a_reader_drain_240_jobs(home, tmp_path, procs):
     n = 240
     ids = submit(home, "noop", [{"steps": 1}] * n)
@@ -414,6 +420,7 @@ def run_here(home: Path, job_id: int) -> dict:
     return detail(home, job_id)
 
 
+@pytest.mark.slow
 def test_out_of_memory_fails_clearly_or_retries_once_at_half_the_batch(home, monkeypatch, one_thread):
     monkeypatch.setenv("AETUI_FAKE_OOM_AT_BATCH", "8")  # test-only hook, same handling as a real OOM
     plain = aetui_json(home, "queue", *SMALL, "--steps", "10")["id"]

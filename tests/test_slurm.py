@@ -15,6 +15,8 @@ import pytest
 from tests.backends import require_slurm
 from tests.conftest import ROOT, TINY, aetui, aetui_json, cli_env
 
+pytestmark = pytest.mark.slow  # a Slurm cluster (a service)
+
 
 def wait_for(predicate, what: str, timeout: float = 180, every: float = 0.5, why=None):
     deadline = time.time() + timeout

@@ -7,6 +7,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from aetui.tui.screens.confirm import ConfirmScreen
 from aetui.tui.screens.launch import LaunchScreen
 from aetui.tui.screens.main import MainScreen
@@ -248,6 +250,7 @@ def test_launch_is_refused_for_a_run_that_is_not_a_finished_training(seeded):
     drive(app, scenario)
 
 
+@pytest.mark.slow
 def test_w_starts_a_background_worker(tmp_path):
     """A real detached worker process for an empty home, stopped again by pid."""
     from aetui.home import Home
