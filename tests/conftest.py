@@ -1,11 +1,15 @@
-"""Shared fixtures: a fresh home folder per test and a way to run the real CLI."""
+"""Shared fixtures: a fresh home folder per test, a way to run the real CLI, the processes
+a test starts (all stopped when it ends) and random seeds a failure can be replayed with."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,121 @@ pytest_plugins = ["tests.backends"]
 # A tiny training spec: seconds on 2 CPU cores.
 TINY = ["unet", "--res", "32", "--base-width", "4", "--depth", "2", "--data", "builtin:64",
         "--batch-size", "8", "--log-every", "5", "--image-every", "10", "--checkpoint-every", "10"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on a PostgreSQL store are slow (a service): those that use `pg_url` and the
+    PostgreSQL case of `backend_url` (the other slow tests are marked where they are)."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "pg_url" in getattr(item, "fixturenames", ()) or params.get("backend_url") == "postgresql":
+            item.add_marker(pytest.mark.slow)
+
+
+# In the environment of every process a test starts, and so of everything those start in turn
+# (a worker's job children, which make process groups of their own; a detached worker, which
+# makes its own session): what still runs when the test ends is found by it and killed.
+PROCESS_TAG = "PYTEST_AETUI_PROCESS_TAG"  # no AETUI_ prefix: cli_env drops those
+SEED_VAR = "AETUI_TEST_SEED"  # replays a test that draws random moments: AETUI_TEST_SEED=123 pytest -k ...
+
+
+def _pids() -> set[int]:
+    return {int(name) for name in os.listdir("/proc") if name.isdigit()} if os.path.isdir("/proc") else set()
+
+
+def _tagged(pids: set[int], tag: bytes) -> list[int]:
+    """Those of `pids` that carry `tag` in their environment (not this process, nor the
+    helper process multiprocessing keeps for the whole session)."""
+    found = []
+    for pid in pids - {os.getpid()}:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if tag not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"multiprocessing.resource_tracker" in f.read():
+                    continue
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        found.append(pid)
+    return found
+
+
+def kill_tagged(tag: str, candidates: set[int]) -> list[int]:
+    """SIGKILL every process among `candidates` that carries `tag` (SIGKILL ends a stopped one too)."""
+    killed = []
+    for pid in _tagged(candidates, f"{PROCESS_TAG}={tag}".encode()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except ProcessLookupError:
+            pass
+    return killed
+
+
+@pytest.fixture(autouse=True)
+def _stop_what_the_test_started(monkeypatch: pytest.MonkeyPatch):
+    """Whatever a test started and is still running when it ends, pass or fail, is killed:
+    a worker left behind by a failed assertion would otherwise run on, orphaned, for hours.
+    Only processes that did not exist before the test are looked at (cheap, and never
+    another session's).
+
+    The SIGTERM and SIGINT handlers come back too: a worker run in this process installs
+    its own (stop requests) and leaves them, after which neither Ctrl-C nor CI's `timeout`
+    could stop pytest."""
+    tag = uuid.uuid4().hex
+    monkeypatch.setenv(PROCESS_TAG, tag)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    before = _pids()
+    yield
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    kill_tagged(tag, _pids() - before)
+
+
+class Procs:
+    """Long-lived processes of one test: each starts in a process group of its own; at the
+    end of the test (pass or fail) each group is killed and each process reaped."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen(args, start_new_session=True, **kwargs)
+        self.started.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in self.started:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):  # the group is gone already
+                pass
+        for proc in self.started:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+
+
+@pytest.fixture
+def procs():
+    """`procs.start([...], ...)`: a `subprocess.Popen` that the test cannot leave running."""
+    started = Procs()
+    yield started
+    started.stop_all()
+
+
+@pytest.fixture
+def seed() -> int:
+    """A random seed for a test that draws random moments; $AETUI_TEST_SEED replays one.
+    Printed (pytest shows it with a failure); tests also put it in their assertion messages."""
+    value = int(os.environ[SEED_VAR]) if os.environ.get(SEED_VAR) else random.randrange(1 << 30)
+    print(f"random seed {value} (replay: {SEED_VAR}={value})")
+    return value
 
 
 @pytest.fixture(scope="module")

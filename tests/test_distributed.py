@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import ROOT, aetui_json, cli_env
 
+pytestmark = pytest.mark.slow  # real training in several processes, a rank killed
+
 # attn-unet normalises with GroupNorm: no batch statistics, so 2 x 4 images == 1 x 8 images
 TINY = ["attn-unet", "--res", "32", "--base-width", "8", "--depth", "1", "--data", "builtin:64",
         "--batch-size", "8", "--lr", "1e-3", "--image-every", "1000"]
@@ -91,7 +93,8 @@ def test_two_processes_train_like_one_on_the_same_global_batch(home):
     assert d2["metrics"]["world_size"] == 2 and d2["metrics"]["batch_size"] == 8 and d2["steps_done"] == 6
     assert d2["metrics"]["images_per_s"] > 0 and "world_size" not in d1["metrics"]
     run2, run1 = Path(d2["run_dir"]), Path(d1["run_dir"])
-    assert (run2 / "stdout.rank1.log").read_text().startswith("aetui: job")  # the second process's own log
+    first_line = (run2 / "stdout.rank1.log").read_text().splitlines()[0]  # the second process's own log
+    assert first_line == f"aetui: job {two['id']} on cpu (lease {d2['attempts'][0]['worker']})", first_line
     assert (run2 / "images" / "recon_00000006.png").is_file()
 
     # the same losses (each logged value is the mean over both processes' shares)
@@ -114,7 +117,7 @@ def test_two_processes_train_like_one_on_the_same_global_batch(home):
     assert ds["status"] == "failed" and ds["error"] == SYNC_BN_CPU
 
 
-def test_killing_one_rank_stops_the_job_and_it_resumes_on_two_devices(home):
+def test_killing_one_rank_stops_the_job_and_it_resumes_on_two_devices(home, procs):
     from aetui.home import Home
     from aetui.worker.gang import BROKEN
     from store import queries
@@ -123,7 +126,7 @@ def test_killing_one_rank_stops_the_job_and_it_resumes_on_two_devices(home):
                      "--gpus", "2")
     db = Home.resolve(home).db
     log = open(home.parent / "worker.log", "wb")
-    worker = subprocess.Popen(worker_cmd(), cwd=ROOT, env=env_for(home), stdout=log, stderr=subprocess.STDOUT)
+    worker = procs.start(worker_cmd(), cwd=ROOT, env=env_for(home), stdout=log, stderr=subprocess.STDOUT)
     try:
         ckpt = Path(queries.get_run(db, job["id"]).run_dir) / "checkpoints" / "step_00000010.pt"
         deadline = time.time() + 300

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT, TINY, aetui_json
 
 
@@ -44,6 +46,7 @@ def test_the_schema_head_is_found_without_alembic():
     assert migrations._quick_head(migrations.LOCATION) == migrations.head()
 
 
+@pytest.mark.slow
 def test_training_reports_its_first_step_apart(home):
     from tests.conftest import aetui
 

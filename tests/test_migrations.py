@@ -204,4 +204,5 @@ def test_refusal_is_one_clear_line(tmp_path, pg_url, monkeypatch):
         c.execute(text("UPDATE alembic_version SET version_num = '0999'"))
     result = _db_cli(tmp_path, pg_url, "runs")
     assert result.exit_code == 2
-    assert result.stderr.strip().startswith("aetui: error: the database is at schema revision 0999")
+    assert result.stderr == (f"aetui: error: the database is at schema revision 0999, which this aetui does not know "
+                             f"(its newest is {migrations.head()}): it was upgraded by a newer aetui; update aetui\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aetui.models import MODEL_NAMES, OPTIONS, build, defaults, supports_latent, validate
+from aetui.models import MODEL_NAMES, OPTIONS, build, defaults, resolve, supports_latent, validate
 
 TINY = {
     "mlp": [(16, {"width": 32}), (16, {"width": 32, "hidden_layers": 0})],
@@ -201,10 +201,17 @@ def test_validate_rejects(name: str, res: int, opts: dict, message: str) -> None
 
 
 def test_validate_accepts_defaults_and_article_variants() -> None:
-    for name in MODEL_NAMES:
-        validate(name, 64, **defaults(name))
-    validate("unet", 512, base_width=128, depth=5)
-    validate("unet", 64, bottleneck="linear:100", skips=False)
+    """Accepted (no ValueError), resolved to the full options, and built as such."""
+    variants = [(name, 64, defaults(name)) for name in MODEL_NAMES] + [
+        ("unet", 512, {"base_width": 128, "depth": 5}),
+        ("unet", 64, {"bottleneck": "linear:100", "skips": False}),
+    ]
+    for name, res, opts in variants:
+        assert validate(name, res, **opts) is None
+        full = {**defaults(name), **opts}
+        assert resolve(name, res, **opts) == full
+        with torch.device("meta"):  # built, not allocated
+            assert build(name, res, **opts).config == {"name": name, "res": res, "options": full}
 
 
 def test_options_describe_defaults() -> None:

@@ -55,18 +55,19 @@ def test_every_verb_on_postgresql(machines):
     cli(a, "cancel", str(ids[0]))
     cli(b, "delete", str(ids[0]), "--yes")
     assert [j["id"] for j in cli(a, "runs", "--json")] == [ids[1]]
-    assert cli(a, "runs", "--status", "queued", "--json")[0]["label"].startswith("unet res32")
+    (queued,) = cli(a, "runs", "--status", "queued", "--json")
+    assert queued["label"] == jobs[1]["label"] and queued["label"].split()[:2] == ["unet", "res32"]
     assert cli(b, "db", "status", "--json")["up_to_date"]
     assert "no job 999" in cli(a, "show", "999", code=2).stderr
 
 
-def test_two_workers_drain_one_queue(machines):
+def test_two_workers_drain_one_queue(machines, procs):
     (a, b), shared = machines
     ids = [j["id"] for j in cli(a, "queue", *TINY, "--steps", "5", "--seed", "1,2",
                                  "--runs-root", str(shared), "--json")]
-    workers = [subprocess.Popen([sys.executable, "-m", "aetui", "worker", "--until-empty", "--poll", "0.3",
-                                 "--devices", "cpu"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True) for env in (a, b)]
+    workers = [procs.start([sys.executable, "-m", "aetui", "worker", "--until-empty", "--poll", "0.3",
+                            "--devices", "cpu"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True) for env in (a, b)]
     logs = [w.communicate(timeout=300)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], logs
     owners = set()

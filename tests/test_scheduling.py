@@ -170,6 +170,7 @@ def test_crash_verdict_requeues_until_the_same_checkpoint_crashed_three_times(ba
     assert error.startswith(BROKEN) and "4 times in a row from step 50" in error
 
 
+@pytest.mark.slow
 def test_worker_runs_mixed_width_jobs_without_double_booking(home):
     """A real worker on 4 CPU slots and cheap `noop` jobs of 1, 2 and 4 devices: each gets
     as many distinct slots as it needs, no slot holds two jobs at once, and a 1-slot job

@@ -25,7 +25,8 @@ import pytest
 
 from aetui.home import Home
 
-pytestmark = pytest.mark.timeout(900)  # the module's two trainings run in the first test's setup
+# the module's two trainings run in the first test's setup
+pytestmark = [pytest.mark.timeout(900), pytest.mark.slow]
 
 TRAIN = {"model": "unet", "res": 32, "data": "builtin:256", "steps": 200, "batch_size": 16, "lr": 3e-3,
          "seed": 0, "log_every": 50, "image_every": 1000, "checkpoint_every": 1000}

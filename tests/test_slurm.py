@@ -15,6 +15,8 @@ import pytest
 from tests.backends import require_slurm
 from tests.conftest import ROOT, TINY, aetui, aetui_json, cli_env
 
+pytestmark = pytest.mark.slow  # a Slurm cluster (a service)
+
 
 def wait_for(predicate, what: str, timeout: float = 180, every: float = 0.5, why=None):
     deadline = time.time() + timeout
@@ -47,13 +49,13 @@ def requeued(slurm_id: str, restarts: int) -> bool:
 
 
 @pytest.mark.timeout(900)
-def test_slurm_run_requeue_resume_and_cancel(home: Path):
+def test_slurm_run_requeue_resume_and_cancel(home: Path, procs):
     require_slurm()
     tiny = [*TINY, "--image-every", "1000"]
     long = aetui_json(home, "queue", *tiny, "--steps", "100000", "--checkpoint-every", "5", "--priority", "1")["id"]
     plain = aetui_json(home, "queue", *tiny, "--steps", "10")["id"]
     log = open(home / "worker.out", "w")
-    worker = subprocess.Popen(
+    worker = procs.start(
         [sys.executable, "-m", "aetui", "worker", "--executor", "slurm", "--until-empty", "--poll", "0.5",
          "--time", "15", "--mem", "1G", "--cpus-per-job", "1", "--max-jobs", "2", "--slurm-opt", "comment=aetui-test"],
         cwd=ROOT, env=cli_env(home), stdout=log, stderr=subprocess.STDOUT, text=True)

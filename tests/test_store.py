@@ -192,6 +192,7 @@ def _claimer(path: str, worker: str, out) -> None:
     out.put(got)
 
 
+@pytest.mark.slow
 def test_concurrent_processes_claim_each_job_once(db, tmp_path):
     add(db, 120)
     ctx = mp.get_context("spawn")

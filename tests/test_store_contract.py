@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from store import open_db, queries, queue
 from store.tables import Job
@@ -70,6 +70,13 @@ def _hold_row_lock(db, job_id: int):
     tx = conn.begin()
     conn.execute(select(Job.id).where(Job.id == job_id).with_for_update())
     return conn, tx
+
+
+def _waits_on_a_lock(db) -> bool:
+    """Whether a connection of this store (its schema names its connections) waits on a lock."""
+    with db.connect() as c:
+        return bool(c.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                   "AND application_name = current_setting('application_name')")).scalar())
 
 
 def test_the_dashboards_window_filters_and_sorts_the_same_on_every_backend(backend_url):
@@ -145,8 +152,10 @@ def test_pg_finish_waits_for_a_concurrent_change_then_sees_it(pg):
     result = {}
     t = threading.Thread(target=lambda: result.update(ok=queue.finish(pg, job_id=1, worker="a:1", status="done")))
     t.start()
-    time.sleep(0.5)
-    assert t.is_alive()  # blocked behind the lock
+    deadline = time.monotonic() + 120  # an event, not a pause: the server says finish waits on the lock
+    while not _waits_on_a_lock(pg) and t.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert t.is_alive() and _waits_on_a_lock(pg)  # blocked behind the lock
     conn.execute(update(Job).where(Job.id == 1).values(lease_owner="b:9"))  # the job was taken over
     tx.commit()
     conn.close()

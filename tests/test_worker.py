@@ -38,6 +38,7 @@ def wait_for(predicate, timeout: float = 120, every: float = 0.2):
     raise AssertionError("timed out waiting")
 
 
+@pytest.mark.slow
 def test_queue_worker_run_tensorboard_checkpoint(home):
     job = aetui_json(home, "queue", *TINY, "--steps", "30")
     worker = subprocess.run([sys.executable, "-m", "aetui", "worker", "--until-empty"], cwd=ROOT, env=cli_env(home),
@@ -80,6 +81,7 @@ def test_queue_worker_run_tensorboard_checkpoint(home):
     assert state["step"] == 30 and state["config"]["options"]["base_width"] == 4
 
 
+@pytest.mark.slow
 def test_sigterm_to_worker_checkpoints_requeues_and_resume_continues(home):
     job = aetui_json(home, "queue", *TINY, "--steps", "150", "--checkpoint-every", "1000")
     worker = start_worker(home)
@@ -106,6 +108,7 @@ def test_sigterm_to_worker_checkpoints_requeues_and_resume_continues(home):
     assert steps == list(range(5, 151, 5)), "TensorBoard curve must continue without duplicated or missing points"
 
 
+@pytest.mark.slow
 def test_cancel_running_job_stops_it(home):
     aetui(home, "queue", *TINY, "--steps", "100000")
     worker = start_worker(home, "--until-empty")

@@ -30,8 +30,9 @@ def make_app(home: Home, **kw):
     return AetuiApp(home, **kw)
 
 
-def drive(app, scenario, size=(80, 24), timeout: float = 30.0):
-    """Run `scenario(pilot)` against the app at `size`, from a sync test."""
+def drive(app, scenario, size=(80, 24), timeout: float = 240.0):
+    """Run `scenario(pilot)` against the app at `size`, from a sync test. The deadlines here
+    only end a test that hangs: on a loaded machine a passing one may take many times longer."""
 
     failure: list[BaseException] = []
 
@@ -60,7 +61,7 @@ async def settle(pilot) -> None:
         await pilot.pause()
 
 
-async def until(pilot, condition, timeout: float = 10.0, what: str = "condition") -> None:
+async def until(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
     """Let the app run until `condition()` holds (a store change reaching the screen...)."""
     deadline = time.monotonic() + timeout
     while not condition():

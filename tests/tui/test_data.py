@@ -115,7 +115,7 @@ def test_log_tail_reads_only_what_was_appended(tmp_path):
     big = tmp_path / "big.log"
     big.write_text("".join(f"line {i}\n" for i in range(20_000)))
     lines = Tail([big]).read()
-    assert lines[-1] == "line 19999" and len(lines) < 20_000 and lines[0].startswith("line ")
+    assert 0 < len(lines) < 20_000 and lines == [f"line {i}" for i in range(20_000 - len(lines), 20_000)]
 
 
 def test_curve_is_cached_until_the_event_files_grow(tmp_path):
@@ -176,8 +176,7 @@ def test_table_rows_say_what_job_summary_says(seeded):
 def test_list_fields_take_json_or_the_cli_grid_syntax():
     from aetui.specs import parse_spec
 
-    if "sweep" not in forms.experiment_kinds():
-        pytest.skip("the sweep kind is not registered (aetui.experiments.specs missing)")
+    assert "sweep" in forms.experiment_kinds(), forms.experiment_kinds()  # a missing kind is a bug, not a skip
     fields = forms.form_fields(forms.spec_type("sweep"), hide=("checkpoint",))
     assert "checkpoint" not in [f.name for f in fields]
     assert fields[0].name == "noise"  # the kind's own fields before the shared ones
