@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from aetui import run_layout
+
 
 @dataclass(frozen=True)
 class Home:
@@ -38,7 +40,7 @@ class Home:
         return self.runs_root or Path(os.environ.get("AETUI_RUNS_ROOT") or self.path / "runs")
 
     def run_dir(self, job_id: int) -> Path:
-        return self.runs / str(job_id)
+        return run_layout.run_dir(self.runs, job_id)
 
     @cached_property
     def db(self):

@@ -159,17 +159,19 @@ def _fill(con: sqlite3.Connection, table: str, values: dict) -> tuple[str, list]
 
 def raw_enqueue(path: Path, n: int) -> float:
     """n jobs, one a transaction, each with its run row: the same rows aetui writes."""
+    from aetui.run_layout import run_dir
+
     con = _connect(path)
     con.row_factory = sqlite3.Row
     template = dict(con.execute("SELECT * FROM job ORDER BY id LIMIT 1").fetchone())
     template.pop("id")
-    run_dir = dict(con.execute("SELECT * FROM run ORDER BY id LIMIT 1").fetchone())["run_dir"].rsplit("/", 1)[0]
+    runs_root = Path(dict(con.execute("SELECT * FROM run ORDER BY id LIMIT 1").fetchone())["run_dir"]).parent
     job_sql, job_args = _fill(con, "job", template)
     t0 = time.perf_counter()
     for _ in range(n):
         con.execute("BEGIN IMMEDIATE")
         job_id = con.execute(job_sql, job_args).lastrowid
-        run_sql, run_args = _fill(con, "run", {"id": job_id, "run_dir": f"{run_dir}/{job_id}", "metrics": "{}",
+        run_sql, run_args = _fill(con, "run", {"id": job_id, "run_dir": str(run_dir(runs_root, job_id)), "metrics": "{}",
                                                "artifacts": "{}", "results": "{}", "versions": "{}"})
         con.execute(run_sql, run_args)
         con.execute("COMMIT")

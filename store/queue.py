@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
+from aetui import run_layout
 from store.engine import read, write
 from store.runnable import BEST_FIRST, may_run
 from store.states import AttemptOutcome, JobStatus
@@ -69,7 +70,7 @@ def enqueue_many(
             jobs = [first, *s.scalars(insert(Job).returning(Job, sort_by_parameter_order=True), rest).all()]
         else:
             jobs = [first]
-        s.execute(insert(Run), [dict(id=j.id, run_dir=f"{run_root.rstrip('/')}/{j.id}", metrics={}, artifacts={},
+        s.execute(insert(Run), [dict(id=j.id, run_dir=str(run_layout.run_dir(run_root, j.id)), metrics={}, artifacts={},
                                      results={}, versions={}) for j in jobs])
     return jobs
 

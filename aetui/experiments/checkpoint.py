@@ -7,12 +7,13 @@ Loadable with `torch.load(weights_only=True)`; anything else is refused. The new
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
+from aetui import run_layout
+
 KEEP = 3
-_STEP_FILE = re.compile(r"step_(\d+)\.pt")
+_STEP_FILE = run_layout.STEP_FILE
 
 
 class CheckpointError(ValueError):
@@ -42,7 +43,7 @@ def save(path: Path, state: dict[str, Any]) -> None:
 
 
 def save_step(ckpt_dir: Path, step: int, state: dict[str, Any]) -> Path:
-    path = ckpt_dir / f"step_{step:08d}.pt"
+    path = ckpt_dir / run_layout.step_name(step)
     save(path, state)
     for old in step_files(ckpt_dir)[:-KEEP]:
         old.unlink(missing_ok=True)
@@ -58,7 +59,7 @@ def step_files(ckpt_dir: Path) -> list[Path]:
 
 
 def latest(ckpt_dir: Path) -> Path | None:
-    final = ckpt_dir / "final.pt"
+    final = ckpt_dir / run_layout.FINAL
     if final.is_file():
         return final
     files = step_files(ckpt_dir)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aetui.run_layout import RunLayout
 from aetui.specs.model_info import ModelInfo
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def checkpoint_path(spec: Any, ctx: "JobContext") -> Path:
         return Path(spec.checkpoint)
     if ctx.parent_run_dir is None:
         raise ValueError("this job has neither a parent training run nor a checkpoint file")
-    return Path(ctx.parent_run_dir) / "checkpoints" / "final.pt"
+    return RunLayout.at(ctx.parent_run_dir).final_checkpoint
 
 
 def load_parent(spec: Any, ctx: "JobContext") -> Parent:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from aetui import run_layout
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, StopRequested
 from aetui.experiments.parent import fresh_model, heldout_images, load_parent
@@ -96,7 +97,7 @@ def run(spec: ProbeSpec, ctx: JobContext) -> None:
         results=results,
         metrics={"trained_mse": results["trained_mse"], "untrained_mse": results["untrained_mse"],
                  "start_mse": results["start_mse"], "images": len(x), "wall_s": round(time.time() - t_start, 3)},
-        artifacts={"images": names, "tensorboard": "tb"},
+        artifacts={"images": names, "tensorboard": run_layout.TB},
     )
 
 

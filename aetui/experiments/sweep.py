@@ -23,6 +23,7 @@ import json
 import time
 from typing import Any
 
+from aetui import run_layout
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, StopRequested
 from aetui.experiments.parent import fresh_model, heldout_images, load_parent
@@ -70,7 +71,7 @@ def run(spec: SweepSpec, ctx: JobContext) -> None:
         metrics={"images": len(x), "levels": len(points), "bn": spec.bn, **clean,
                  "min_ratio": min(ratios, default=None), "max_ratio": max(ratios, default=None),
                  "denoising_levels": sum(r < 1 for r in ratios), "wall_s": round(time.time() - t_start, 3)},
-        artifacts={"triplets": triplets, "plot": plot_path, "points": "points.json", "tensorboard": "tb"},
+        artifacts={"triplets": triplets, "plot": plot_path, "points": "points.json", "tensorboard": run_layout.TB},
     )
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from aetui.run_layout import RunLayout
+
 
 def writer(run_dir: Path, *, start_step: int = 0):
     """A writer for a run that starts (or resumes) at `start_step`: points logged after
@@ -13,7 +15,7 @@ def writer(run_dir: Path, *, start_step: int = 0):
     checkpoint of that step) are kept."""
     from torch.utils.tensorboard import SummaryWriter
 
-    return SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=start_step + 1 if start_step > 0 else None)
+    return SummaryWriter(log_dir=str(RunLayout.at(run_dir).tb), purge_step=start_step + 1 if start_step > 0 else None)
 
 
 def image_grid(images, nrow: int = 8):

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from aetui import run_layout
 from aetui.experiments import checkpoint
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, JobFailed, StopRequested
 from aetui.experiments.oom import fail_or_retry, is_out_of_memory, with_fake_oom
 from aetui.experiments.tensorboard import hparams, image_grid, save_png, writer
+from aetui.run_layout import RunLayout
 from aetui.specs import TrainSpec
 
 N_FIXED = 8  # held-out images shown in the image grids
@@ -225,7 +227,7 @@ def setup(spec: TrainSpec, ctx: JobContext, dp) -> Training:
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr, fused=device.type in ("cuda", "cpu"))
     order = DataOrder(len(train), batch, spec.seed, device)
 
-    ckpt_dir = ctx.run_dir / "checkpoints"
+    ckpt_dir = RunLayout.at(ctx.run_dir).checkpoints
     resumed_from = checkpoint.latest(ckpt_dir)
     step, wall_before, train_s_before = resume(resumed_from, model, opt, order, device)
     dp.seed(spec.seed, step)  # several ranks: a noise stream each
@@ -373,9 +375,9 @@ def log_images(t: Training) -> None:
     tb.add_images("images/denoised", denoised.clamp(0, 1), at)
     if not t.dp.main:  # every rank runs the forward passes (SyncBatchNorm syncs them), one writes
         return
-    save_png(image_grid(torch.cat([fixed, recon]), nrow=len(fixed)), t.ctx.artifact_path("images", f"recon_{at:08d}.png"))
+    save_png(image_grid(torch.cat([fixed, recon]), nrow=len(fixed)), t.ctx.artifact_path(run_layout.IMAGES, f"recon_{at:08d}.png"))
     save_png(image_grid(torch.cat([fixed_noisy, denoised]), nrow=len(fixed)),
-             t.ctx.artifact_path("images", f"denoise_{at:08d}.png"))
+             t.ctx.artifact_path(run_layout.IMAGES, f"denoise_{at:08d}.png"))
 
 
 def save_checkpoint(t: Training) -> None:
@@ -403,7 +405,7 @@ def finish(t: Training, last_loss: float | None) -> None:
         t.tb.close()
         return
     spec, ctx, step, batch, clock = t.spec, t.ctx, t.step, t.batch, t.clock
-    if step == ctx.start_step and t.resumed_from is not None and t.resumed_from.name == "final.pt":
+    if step == ctx.start_step and t.resumed_from is not None and t.resumed_from.name == run_layout.FINAL:
         last_loss = ctx_metrics_loss(ctx)
     heldout_mse = evaluate(t.model, t.model, t.heldout, batch // t.dp.world, t.use_bf16, t.device)
     # steady throughput: the first step (compilation, autotuning) is reported as compile_s
@@ -411,7 +413,7 @@ def finish(t: Training, last_loss: float | None) -> None:
                     or images_rate(step - ctx.start_step, batch, t.warmup_s))
     state = state_dict(t)
     t.tb.flush()
-    checkpoint.save(t.ckpt_dir / "final.pt", state)
+    checkpoint.save(t.ckpt_dir / run_layout.FINAL, state)
     metrics = {
         "final_loss": last_loss, "heldout_mse": heldout_mse, "images_per_s": images_per_s,
         "steps_done": step, "wall_s": round(state["wall_s"], 3), "train_s": round(state["train_s"], 3),
@@ -427,9 +429,7 @@ def finish(t: Training, last_loss: float | None) -> None:
                    "steps": spec.steps, "seed": spec.seed, **spec.options},
             {"final_loss": last_loss if last_loss is not None else float("nan"), "heldout_mse": heldout_mse})
     t.tb.close()
-    ctx.record(metrics=metrics, artifacts={
-        "checkpoint": "checkpoints/final.pt", "tensorboard": "tb", "images": "images",
-        "stdout": "stdout.log", "stderr": "stderr.log"})
+    ctx.record(metrics=metrics, artifacts=dict(run_layout.TRAIN_ARTIFACTS))
 
 
 def images_rate(steps: int, batch: int, seconds: float) -> float | None:

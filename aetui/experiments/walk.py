@@ -24,6 +24,7 @@ import math
 import time
 from typing import Any, Iterator
 
+from aetui import run_layout
 from aetui.defaults import WALK
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, JobFailed, StopRequested
@@ -103,7 +104,7 @@ def run(spec: WalkSpec, ctx: JobContext) -> None:
         metrics={"frames": len(frames), "final_step_size": step_size[-1],
                  "final_moving_fraction": moving_fraction[-1], "moving_chains": results["moving_chains"],
                  "wall_s": round(time.time() - t_start, 3)},
-        artifacts={"frames": frames, "gif": "walk.gif", "filmstrip": "filmstrip.png", "tensorboard": "tb"},
+        artifacts={"frames": frames, "gif": "walk.gif", "filmstrip": "filmstrip.png", "tensorboard": run_layout.TB},
     )
 
 

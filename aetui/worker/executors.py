@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from aetui.errors import UserError
+from aetui.run_layout import RunLayout
 from aetui.worker.execute import EXIT_FAILED, EXIT_STOPPED
 from store.states import JobStatus
 
@@ -146,8 +147,7 @@ class SlurmExecutor:
         from store import queries, queue
 
         home = worker.home
-        run_dir = Path(queries.get_run(home.db, job_id).run_dir)
-        folder = run_dir / "slurm"
+        folder = RunLayout.at(queries.get_run(home.db, job_id).run_dir).slurm
         folder.mkdir(parents=True, exist_ok=True)
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=100)
         executor.update_parameters(**self.parameters(job_id))

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from aetui.experiments.context import JobContext
+from aetui.run_layout import RunLayout
 from aetui.worker.execute import EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, child_command
 from aetui.worker.lifeline import die_with_parent
 from store.states import AttemptOutcome, JobStatus
@@ -72,8 +73,8 @@ def start_gang(worker, job_id: int, devices: list[str]) -> "Gang":
     from aetui.worker.devices import physical_index
     from store import queries, queue
 
-    run_dir = Path(queries.get_run(worker.home.db, job_id).run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run = RunLayout.at(queries.get_run(worker.home.db, job_id).run_dir)
+    run.root.mkdir(parents=True, exist_ok=True)
     indices = [physical_index(d) for d in devices]
     cuda = all(i is not None for i in indices)
     env = dict(os.environ)
@@ -83,9 +84,8 @@ def start_gang(worker, job_id: int, devices: list[str]) -> "Gang":
     me = os.getpid()
     try:
         for rank in range(len(devices)):
-            suffix = f".rank{rank}" if rank else ""
-            out = open(run_dir / f"stdout{suffix}.log", "ab")
-            err = open(run_dir / f"stderr{suffix}.log", "ab")
+            out_path, err_path = run.logs(rank)
+            out, err = open(out_path, "ab"), open(err_path, "ab")
             gang.files += [out, err]
             leader = gang.procs[0].pid if gang.procs else None
             proc = subprocess.Popen(

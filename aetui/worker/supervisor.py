@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from aetui.home import Home
+from aetui.run_layout import RunLayout
 from aetui.worker.devices import physical_index
 from aetui.worker.registry import pid_alive
 from aetui.worker.scheduling import RESERVE_AFTER_S, Policy, Scheduler, free_devices
@@ -138,15 +139,15 @@ class Worker:
             return
         from store import queries, queue
 
-        run_dir = Path(queries.get_run(self.home.db, job_id).run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run = RunLayout.at(queries.get_run(self.home.db, job_id).run_dir)
+        run.root.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ)
         index = physical_index(device)
         env["CUDA_VISIBLE_DEVICES"] = index if index is not None else ""
         env["PYTHONUNBUFFERED"] = "1"
         inner = "cuda:0" if index is not None else "cpu"
-        out = open(run_dir / "stdout.log", "ab")
-        err = open(run_dir / "stderr.log", "ab")
+        out = open(run.stdout, "ab")
+        err = open(run.stderr, "ab")
         me = os.getpid()
         proc = subprocess.Popen(child_command(self.home, job_id, self.owner, inner), stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, env=env, preexec_fn=lambda: _child_preexec(me))

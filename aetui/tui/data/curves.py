@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from aetui.run_layout import RunLayout
+
 LOSS_TAG = "train/loss"
 _cache: dict[str, tuple[tuple, list[tuple[int, float]]]] = {}
 _lock = threading.Lock()
@@ -24,7 +26,7 @@ def _files_key(tb: Path) -> tuple:
 
 def read_scalars(run_dir: str | Path, tag: str = LOSS_TAG) -> list[tuple[int, float]]:
     """(step, value) points of one scalar of a run, in step order; [] when there are none."""
-    tb = Path(run_dir) / "tb"
+    tb = RunLayout.at(run_dir).tb
     if not tb.is_dir():
         return []
     key = _files_key(tb)

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aetui import run_layout
+
 FIRST_READ = 64 * 1024
 
 
@@ -51,6 +53,6 @@ class Tail:
         parts = parts[:-1]
         # progress bars rewrite one line with \r: keep the last state of each line
         lines = [p.rsplit("\r", 1)[-1] for p in parts]
-        if len(self.paths) > 1 and path.name != "stdout.log":
+        if len(self.paths) > 1 and path.name != run_layout.STDOUT:
             lines = [f"[{path.stem}] {line}" for line in lines]
         return lines

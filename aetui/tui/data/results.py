@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aetui import run_layout
+from aetui.run_layout import RunLayout
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
 _STEP = re.compile(r"(\d+)(?=\.\w+$)")
 # which album a run's page shows first, per kind (also its "latest result image")
@@ -101,7 +104,7 @@ def load_results(kind: str, run_dir: str | Path | None, artifacts: dict[str, Any
         return Results(kind=kind, points=points)
     run = Path(run_dir)
     albums: dict[str, Album] = {}
-    images_dir = run / "images"
+    images_dir = RunLayout.at(run).images
     if images_dir.is_dir():
         for name, prefix in (("reconstructions", "recon_"), ("denoising", "denoise_")):
             files = sorted(images_dir.glob(f"{prefix}*.png"), key=lambda f: (_step_of(f) or 0, f.name))
@@ -134,7 +137,7 @@ def checkpoints(run_dir: str | Path | None) -> list[tuple[str, int, float]]:
     """(name, bytes, mtime) of a run's checkpoints, in step order, final last."""
     if run_dir is None:
         return []
-    folder = Path(run_dir) / "checkpoints"
+    folder = RunLayout.at(run_dir).checkpoints
     if not folder.is_dir():
         return []
     out = []
@@ -144,4 +147,4 @@ def checkpoints(run_dir: str | Path | None) -> list[tuple[str, int, float]]:
         except OSError:
             continue
         out.append((f.name, st.st_size, st.st_mtime))
-    return sorted(out, key=lambda t: (t[0] == "final.pt", t[0]))
+    return sorted(out, key=lambda t: (t[0] == run_layout.FINAL, t[0]))

@@ -26,6 +26,7 @@ from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
 from aetui.run_summary import summary
 from aetui.status_style import colour
 from aetui.tui import format as fmt
+from aetui.run_layout import RunLayout
 from aetui.tui.data.results import Results
 from aetui.tui.data.rows import JobRow
 from aetui.tui.messages import OpDone
@@ -253,7 +254,7 @@ class RunScreen(JobActions, GraphicsScreen):
         if self._tail is None:
             run_dir = Path(self.data.detail["run_dir"]) if self.data and self.data.detail.get("run_dir") \
                 else self.app.home.run_dir(self.row.id)
-            self._tail = Tail([run_dir / "stdout.log", run_dir / "stderr.log"])
+            self._tail = Tail(list(RunLayout.at(run_dir).logs()))
         try:
             lines = self._tail.read()
         except Exception:
