@@ -122,3 +122,20 @@ def test_cancel_running_job_stops_it(home):
     assert d["status"] == "cancelled", out
     assert d["attempts"][-1]["outcome"] == "cancelled" and d["ended_at"]
     assert aetui_json(home, "retry", "1")["status"] == "queued"
+
+
+def test_the_docs_quote_the_worker_timings_from_their_one_home():
+    """The timings live in aetui/worker/defaults.py (the lease in store.queue); the docs
+    quote their numbers, so a change there shows up here."""
+    from aetui.worker.defaults import HEARTBEAT_S, SLURM_POLL_S
+    from store.queue import LEASE_S
+
+    def text(name: str) -> str:
+        return " ".join((ROOT / "docs" / name).read_text().split())
+
+    queue_md, scale_md = text("queue.md"), text("scale-out.md")
+    assert f"heartbeat renews every {HEARTBEAT_S:g} s for {LEASE_S:g} s" in queue_md
+    assert f"no heartbeat for {LEASE_S:g} s" in queue_md
+    assert f"renews the lease of each job it runs every {HEARTBEAT_S:g} s" in scale_md
+    assert f"({LEASE_S:g} s without a heartbeat" in scale_md
+    assert f"`scontrol show job` every {SLURM_POLL_S:g} s" in scale_md

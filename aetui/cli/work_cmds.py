@@ -14,6 +14,7 @@ import typer
 from aetui.cli.options import HomeOpt, JsonOpt, RunsRootOpt, home_of, print_json, user_errors
 from aetui.defaults import SWEEP, SWEEP_LEVELS
 from aetui.errors import UserError
+from aetui.worker.defaults import CANCEL_GRACE_S, POLL_S, RESERVE_AFTER_S, SLURM_TIME_MIN
 from store.states import JobStatus
 
 Opt = typer.Option
@@ -30,14 +31,14 @@ def worker(
     detach: Annotated[bool, Opt("--detach", help="run in the background (one per home)")] = False,
     devices: Annotated[Optional[str], Opt(help="comma list of devices to use, e.g. cuda:0,cuda:1 or cpu [default: all]; cpu:0,cpu:1,... are CPU slots, each one device for a job's --gpus (a CPU/test aid)", show_default=False)] = None,
     per_device: Annotated[int, Opt("--per-device", min=1, help="jobs run at once on each device")] = 1,
-    grace: Annotated[float, Opt(min=0, help="seconds a stopped or cancelled job gets to checkpoint before it is killed")] = 20.0,
-    reserve_after: Annotated[float, Opt(min=0, help="seconds a job that needs several devices (--gpus) may wait while narrower jobs start; then no narrower job starts until it has its devices")] = 600.0,
-    poll: Annotated[float, Opt(help="seconds between queue polls")] = 1.0,
+    grace: Annotated[float, Opt(min=0, help="seconds a stopped or cancelled job gets to checkpoint before it is killed")] = CANCEL_GRACE_S,
+    reserve_after: Annotated[float, Opt(min=0, help="seconds a job that needs several devices (--gpus) may wait while narrower jobs start; then no narrower job starts until it has its devices")] = RESERVE_AFTER_S,
+    poll: Annotated[float, Opt(help="seconds between queue polls")] = POLL_S,
     executor: Annotated[str, Opt(help="where jobs run: local (a child process each) or slurm (a Slurm job each, through submitit)")] = "local",
     partition: Annotated[Optional[str], Opt(help="Slurm partition", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
     gpus_per_job: Annotated[int, Opt(min=0, help="GPUs for each job", rich_help_panel="Slurm (--executor slurm)")] = 0,
     cpus_per_job: Annotated[Optional[int], Opt(min=1, help="CPUs for each job", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
-    time: Annotated[Optional[str], Opt("--time", help="time limit of each job, [D-]HH:MM:SS [default: 1 day]; at the limit it checkpoints and Slurm requeues it", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
+    time: Annotated[Optional[str], Opt("--time", help=f"time limit of each job, [D-]HH:MM:SS [default: {SLURM_TIME_MIN // 60} hours]; at the limit it checkpoints and Slurm requeues it", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
     mem: Annotated[Optional[str], Opt(help="memory for each job, e.g. 32G", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
     account: Annotated[Optional[str], Opt(help="Slurm account to charge", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
     slurm_opt: Annotated[Optional[list[str]], Opt("--slurm-opt", help="any other sbatch option as key=value, e.g. qos=high (repeatable)", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
@@ -121,7 +122,7 @@ def _as_user_error() -> Iterator[None]:
 
 
 def _run_worker(h, devices: list[str], until_empty: bool, poll: float, per_device: int, grace: float, *,
-                detached: bool, executor=None, reserve_after: float = 600.0) -> None:
+                detached: bool, executor=None, reserve_after: float = RESERVE_AFTER_S) -> None:
     from aetui.worker.registry import registered
     from aetui.worker.supervisor import Worker
 
@@ -137,9 +138,9 @@ def _detached_child(
     until_empty: Annotated[bool, Opt("--until-empty")] = False,
     devices: Annotated[str, Opt()] = "cpu",
     per_device: Annotated[int, Opt("--per-device")] = 1,
-    grace: Annotated[float, Opt()] = 20.0,
-    poll: Annotated[float, Opt()] = 1.0,
-    reserve_after: Annotated[float, Opt()] = 600.0,
+    grace: Annotated[float, Opt()] = CANCEL_GRACE_S,
+    poll: Annotated[float, Opt()] = POLL_S,
+    reserve_after: Annotated[float, Opt()] = RESERVE_AFTER_S,
     home: HomeOpt = None,
 ) -> None:
     _run_worker(home_of(home), devices.split(","), until_empty, poll, per_device, grace, detached=True,

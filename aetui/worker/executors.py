@@ -49,12 +49,10 @@ from typing import Any
 
 from aetui.errors import UserError
 from aetui.run_layout import RunLayout
+from aetui.worker.defaults import HEARTBEAT_S, SLURM_CHECKPOINT_GRACE_S, SLURM_POLL_S, SLURM_TIME_MIN
 from aetui.worker.execute import EXIT_FAILED, EXIT_STOPPED
 from store.states import JobStatus
 
-HEARTBEAT_S = 5.0
-POLL_S = 5.0  # how often the worker asks Slurm about each job (scontrol is cheap; be polite anyway)
-CHECKPOINT_GRACE_S = 60.0  # submitit's USR2 comes 90 s before the time limit by default
 ALIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_FED",
          "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "STOPPED", "PREEMPTED", "RESV_DEL_HOLD"}
 
@@ -99,14 +97,14 @@ class SlurmExecutor:
     partition: str | None = None
     gpus_per_job: int = 0
     cpus_per_job: int | None = None
-    time: str | None = None  # e.g. 4:00:00; submitit's default is 5 minutes, ours a day
+    time: str | None = None  # e.g. 4:00:00; else SLURM_TIME_MIN
     mem: str | None = None  # e.g. 32G
     account: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     name: str = "slurm"
 
     def minutes(self) -> int:
-        return parse_minutes(self.time) if self.time else 24 * 60
+        return parse_minutes(self.time) if self.time else SLURM_TIME_MIN
 
     def parameters(self, job_id: int) -> dict[str, Any]:
         params: dict[str, Any] = {"job_name": f"aetui-{job_id}", "time": self.minutes(), "nodes": 1,
@@ -225,7 +223,7 @@ class SlurmHandle:
     def poll(self) -> int | None:
         if self.code is not None:
             return self.code
-        if time.monotonic() - self._checked < POLL_S:
+        if time.monotonic() - self._checked < SLURM_POLL_S:
             return None
         return self._refresh()
 
@@ -385,5 +383,5 @@ class SlurmTask(_Checkpointable):
         if self._stop is not None:
             self._stop.set()
         if self._thread is not None:
-            self._thread.join(CHECKPOINT_GRACE_S)
+            self._thread.join(SLURM_CHECKPOINT_GRACE_S)
         return super().checkpoint(*args, **kwargs)

@@ -13,8 +13,8 @@ Two rules, in this order:
    together. So the worker keeps, for each waiting wide job it could run (it needs no more
    devices than the worker has), when it first saw it waiting and how often a job behind
    it in queue order was started instead (a *skip*). Once the first such job in queue order has
-   waited `reserve_after_s` (default 600 s, `aetui worker --reserve-after`) or was skipped
-   `reserve_after_skips` times (default 20), the worker *reserves* for it: it starts
+   waited `reserve_after_s` (`aetui worker --reserve-after`; defaults: `aetui.worker.defaults`)
+   or was skipped `reserve_after_skips` times, the worker *reserves* for it: it starts
    only jobs at least that wide (whatever their priority), so its devices drain as the
    running jobs end; when enough are free the wide job starts (or an equally wide job
    ahead of it in queue order), and rule 1 applies again. A wide job thus waits at most about
@@ -32,8 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-RESERVE_AFTER_S = 600.0
-RESERVE_AFTER_SKIPS = 20
+from aetui.worker.defaults import RESERVE_AFTER_S, RESERVE_AFTER_SKIPS
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,11 @@ from aetui.home import Home
 from aetui.run_layout import RunLayout
 from aetui.worker.devices import physical_index
 from aetui.worker.registry import pid_alive
-from aetui.worker.scheduling import RESERVE_AFTER_S, Policy, Scheduler, free_devices
+from aetui.worker.defaults import CANCEL_GRACE_S, HEARTBEAT_S, POLL_S, RESERVE_AFTER_S, STOP_POLL_S
+from aetui.worker.scheduling import Policy, Scheduler, free_devices
 from aetui.worker.execute import EXIT_DONE, EXIT_STOPPED, child_command, host_name, owner_id
 from aetui.worker.lifeline import die_with_parent
 from store.states import JobStatus
-
-HEARTBEAT_S = 5.0
-CANCEL_GRACE_S = 20.0
 
 
 @dataclass
@@ -60,7 +58,7 @@ class Worker:
     # `aetui.worker.executors` (e.g. Slurm) whose `start` returns a Popen-like handle.
     executor = None
 
-    def __init__(self, home: Home, devices: list[str], *, until_empty: bool = False, poll_s: float = 1.0,
+    def __init__(self, home: Home, devices: list[str], *, until_empty: bool = False, poll_s: float = POLL_S,
                  per_device: int = 1, grace_s: float = CANCEL_GRACE_S, log: Callable[[str], None] = print,
                  reserve_after_s: float = RESERVE_AFTER_S):
         self.home, self.devices, self.until_empty, self.poll_s, self.log = home, devices, until_empty, poll_s, log
@@ -230,7 +228,7 @@ class Worker:
         deadline = time.time() + self.grace_s
         while self.children and time.time() < deadline:
             self._reap()
-            time.sleep(0.2)
+            time.sleep(STOP_POLL_S)
         for job_id, child in list(self.children.items()):
             child.proc.kill()
             child.proc.wait()
