@@ -24,12 +24,13 @@ from typing import Callable
 
 from aetui.home import Home
 from aetui.run_layout import RunLayout
-from aetui.worker.devices import physical_index
-from aetui.worker.registry import pid_alive
 from aetui.worker.defaults import CANCEL_GRACE_S, HEARTBEAT_S, POLL_S, RESERVE_AFTER_S, STOP_POLL_S
-from aetui.worker.scheduling import Policy, Scheduler, free_devices
-from aetui.worker.execute import EXIT_DONE, EXIT_STOPPED, child_command, host_name, owner_id
+from aetui.worker.devices import physical_index
+from aetui.worker.execute import EXIT_DONE, child_command, host_name, owner_id
 from aetui.worker.lifeline import die_with_parent
+from aetui.worker.outcome import outcome
+from aetui.worker.registry import pid_alive
+from aetui.worker.scheduling import Policy, Scheduler, free_devices
 from store.states import JobStatus
 
 
@@ -40,10 +41,6 @@ class Child:
     proc: subprocess.Popen
     term_sent_at: float | None = None
     files: list = field(default_factory=list)
-
-
-def _ended_by_our_signal(code: int, child: Child) -> bool:
-    return child.term_sent_at is not None and code in (-signal.SIGTERM, -signal.SIGKILL)
 
 
 def _child_preexec(parent: int) -> None:
@@ -184,10 +181,7 @@ class Worker:
             pass
 
     def _reap(self) -> None:
-        """Record the end of children that exited; the child records done/failed itself,
-        this covers deaths it could not record (killed, crashed interpreter)."""
-        from store import queries, queue
-
+        """Record the end of children that exited."""
         for job_id, child in list(self.children.items()):
             code = child.proc.poll()
             if code is None:
@@ -195,28 +189,26 @@ class Worker:
             del self.children[job_id]
             for f in child.files:
                 f.close()
-            job = queries.get_job(self.home.db, child.job_id)
-            if job.status == JobStatus.RUNNING and job.lease_owner == self.owner:
-                if job.cancel_requested:
-                    queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=JobStatus.CANCELLED,
-                                 error="cancelled by user")
-                elif self.stopping and (code == EXIT_STOPPED or _ended_by_our_signal(code, child)):
-                    # a child still starting up when our SIGTERM came dies of it before its
-                    # handler exists: that is the stop we asked for, not a crash
-                    queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=JobStatus.QUEUED)
-                else:
-                    why = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-                    if code == -signal.SIGKILL and child.term_sent_at is None:
-                        why += ", not by aetui: the kernel's out-of-memory killer?"
-                    status, error = JobStatus.FAILED, f"job process ended without a result ({why}); {_tail(child)}"
-                    if "," in child.device:  # a rank of a job on several devices: resume it, up to a cap
-                        from aetui.worker.gang import crash_verdict
+            self._record_end(child, code)
 
-                        status, error = crash_verdict(self.home.db, job.id, child.proc.describe())
-                    queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=status, error=error)
-                job = queries.get_job(self.home.db, child.job_id)
-            verb = {EXIT_DONE: "finished"}.get(code, "ended")
-            self.log(f"job {job.id}: {verb} -> {job.status}" + (f" ({job.error})" if job.error else ""))
+    def _record_end(self, child: Child, code: int) -> None:
+        """The child records done/failed itself; this covers the deaths it could not record
+        (killed, crashed interpreter): a job still running under our lease (`outcome`)."""
+        from store import queries, queue
+
+        job = queries.get_job(self.home.db, child.job_id)
+        if job.status == JobStatus.RUNNING and job.lease_owner == self.owner:
+            end = outcome(code, cancel_requested=job.cancel_requested, stopping=self.stopping,
+                          term_sent=child.term_sent_at is not None, tail=lambda: _tail(child))
+            status, error = end.status, end.error
+            if end.crashed and "," in child.device:  # a rank of a job on several devices: resume it, up to a cap
+                from aetui.worker.gang import crash_verdict
+
+                status, error = crash_verdict(self.home.db, job.id, child.proc.describe())
+            queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=status, error=error)
+            job = queries.get_job(self.home.db, child.job_id)
+        verb = {EXIT_DONE: "finished"}.get(code, "ended")
+        self.log(f"job {job.id}: {verb} -> {job.status}" + (f" ({job.error})" if job.error else ""))
 
     def _stop_children(self) -> None:
         """Ask every child to checkpoint and requeue; wait (then kill) and record it."""
