@@ -18,8 +18,8 @@ the `subprocess.Popen` of a local child:
         def describe(self) -> str        # one line for the error of a job that died
 
 `SlurmExecutor` submits each job to Slurm through submitit. The job runs on a node as a
-`SlurmTask` (a submitit `Checkpointable`): it renews its own lease, so it needs the worker
-only to be reaped. Slurm owns its life while it is submitted:
+`SlurmTask` (a submitit `Checkpointable`, `aetui.worker.slurm_task`): it renews its own
+lease, so it needs the worker only to be reaped. Slurm owns its life while it is submitted:
 
 - timeout or preemption (submitit's USR2 signal): `checkpoint()` stops the training, which
   saves a checkpoint, and hands submitit the same task again; Slurm requeues it and the
@@ -35,13 +35,8 @@ The Slurm job's id, state, node, restarts and log files are in the run's
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +44,9 @@ from typing import Any
 
 from aetui.errors import UserError
 from aetui.run_layout import RunLayout
-from aetui.worker.defaults import HEARTBEAT_S, SLURM_CHECKPOINT_GRACE_S, SLURM_POLL_S, SLURM_TIME_MIN
+from aetui.worker.defaults import SLURM_POLL_S, SLURM_TIME_MIN
 from aetui.worker.execute import EXIT_FAILED, EXIT_STOPPED
+from aetui.worker.slurm_task import SlurmTask  # also where pickles of older submissions look for it
 from store.states import JobStatus
 
 ALIVE = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "REQUEUE_FED",
@@ -313,75 +309,3 @@ def slurm_job(slurm_id: str) -> dict[str, str] | None:
         if sep and key not in info:
             info[key] = value
     return info or None
-
-
-class _Checkpointable:
-    pass
-
-
-try:  # submitit is optional (the `scale` extra); the task only exists where it is installed
-    from submitit.helpers import Checkpointable as _Checkpointable  # type: ignore[no-redef]  # noqa: F811
-except ImportError:  # pragma: no cover
-    pass
-
-
-class SlurmTask(_Checkpointable):
-    """What runs on the Slurm node: `execute` the claimed job in a thread, while the main
-    thread renews the lease and answers Slurm's signals."""
-
-    def __init__(self, *, home: str, db_url: str, runs_root: str, job_id: int, owner: str, device: str):
-        self.home, self.db_url, self.runs_root = home, db_url, runs_root
-        self.job_id, self.owner, self.device = job_id, owner, device
-        self._stop: threading.Event | None = None
-        self._thread: threading.Thread | None = None
-
-    def __getstate__(self) -> dict[str, Any]:  # what submitit pickles: no live thread or event
-        return {k: v for k, v in self.__dict__.items() if k not in ("_stop", "_thread")}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._stop = self._thread = None
-
-    def __call__(self) -> int:
-        os.environ["AETUI_DB"] = self.db_url
-        os.environ["AETUI_RUNS_ROOT"] = self.runs_root
-        from aetui.home import Home
-        from aetui.worker.execute import execute
-        from store import queue
-
-        home = Home.resolve(self.home)
-        stop = self._stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # scancel, scontrol requeue, preemption
-        print(f"aetui: job {self.job_id} in slurm job {os.environ.get('SLURM_JOB_ID')} on {socket.gethostname()} "
-              f"({self.device}, lease {self.owner})", flush=True)
-        result: dict[str, int] = {}
-
-        def run() -> None:
-            result["code"] = execute(home, self.job_id, owner=self.owner, device=self.device,
-                                     should_stop=stop.is_set, requeue_on_stop=False)
-
-        self._thread = threading.Thread(target=run, name=f"aetui-job-{self.job_id}")
-        self._thread.start()
-        beat = 0.0
-        while self._thread.is_alive():
-            self._thread.join(0.5)  # short waits: Python runs signal handlers between them
-            if time.monotonic() - beat >= HEARTBEAT_S:
-                beat = time.monotonic()
-                try:
-                    if queue.heartbeat(home.db, worker=self.owner, job_ids=[self.job_id]):
-                        stop.set()  # `aetui cancel`, seen before (or without) the worker's scancel
-                except Exception as e:  # noqa: BLE001 - the store briefly away; the lease has slack
-                    print(f"aetui: heartbeat failed: {e}", file=sys.stderr, flush=True)
-        code = result.get("code", EXIT_FAILED)
-        print(f"aetui: job {self.job_id} exit {code}", flush=True)
-        return code
-
-    def checkpoint(self, *args: Any, **kwargs: Any):
-        """submitit's hook on timeout or preemption: let the training save a checkpoint and
-        stop, then hand back this same task, which Slurm requeues and which resumes."""
-        print(f"aetui: job {self.job_id}: slurm asks to checkpoint (timeout or preemption)", flush=True)
-        if self._stop is not None:
-            self._stop.set()
-        if self._thread is not None:
-            self._thread.join(SLURM_CHECKPOINT_GRACE_S)
-        return super().checkpoint(*args, **kwargs)
