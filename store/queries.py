@@ -126,6 +126,14 @@ def children(db: Engine, job_id: int) -> list[Job]:
         return list(s.execute(select(Job).where(Job.parent_id == job_id).order_by(Job.id)).scalars())
 
 
+def dependents(db: Engine, job_id: int) -> list[int]:
+    """Ids of the jobs that start from this one (its parent) or wait for it (`--after`):
+    while there are any, the job cannot be deleted."""
+    with read(db) as s:
+        return list(s.execute(select(Job.id).where(or_(Job.parent_id == job_id, Job.after_id == job_id))
+                              .order_by(Job.id)).scalars())
+
+
 def runnable_count(db: Engine, *, devices: list[str]) -> int:
     """Queued jobs that a worker with these devices can run, now or once the jobs they
     wait for (`--after`) are done. Jobs pinned to other devices do not count, nor do

@@ -123,6 +123,27 @@ def test_delete_removes_rows_and_run_folder_after_confirmation(seeded):
     assert get_run(home.db, target) is None and attempts(home.db, target) == []
 
 
+def test_delete_of_a_job_with_dependents_says_so_before_asking(seeded):
+    """The finished run #1 has a sweep, a walk and a probe started from it: the store would
+    refuse the delete, so the dashboard says why at once instead of asking first."""
+    home, ids = seeded
+    target = ids["done"]
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, target)
+        await pilot.press("D")
+        await until(pilot, lambda: any("cannot be deleted" in m for m in notifications(pilot.app)),
+                    what="refusal notified")
+        await settle(pilot)
+        assert not isinstance(pilot.app.screen, ConfirmScreen), "asked to confirm a delete that must fail"
+        text = next(m for m in notifications(pilot.app) if "cannot be deleted" in m)
+        assert all(f"#{ids[k]}" in text for k in ("sweep", "walk", "probe")), text
+
+    drive(app, scenario)
+    assert job(home, target).id == target and home.run_dir(target).is_dir()
+
+
 def test_delete_from_the_run_screen_goes_back(seeded):
     home, ids = seeded
     target = ids["cancelled"]

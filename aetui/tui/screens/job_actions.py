@@ -95,7 +95,15 @@ class JobActions:
     def action_delete_job(self) -> None:
         from aetui.tui.screens.confirm import ConfirmScreen
 
+        from store.queries import dependents
+
         if (row := self._need_job()) is None:
+            return
+        # the store refuses to delete a job that others depend on: say so instead of asking
+        if deps := dependents(self.app.home.db, row.id):
+            self.notify(f"job #{row.id} cannot be deleted: {', '.join(f'#{i}' for i in deps)} "
+                        f"{'depends' if len(deps) == 1 else 'depend'} on it; delete those first",
+                        severity="warning")
             return
         question = (f"Delete job #{row.id} ({row.kind} {row.label})?\n\n"
                     "Its rows (job, run, attempts) and its run folder are removed for good.")
