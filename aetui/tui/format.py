@@ -9,12 +9,25 @@ from aetui.durations import duration  # noqa: F401  (one formatter, shared with 
 EIGHTHS = " ▏▎▍▌▋▊▉█"
 
 
-def num(value: float | None, digits: int = 4) -> str:
+def num(value: float | None, digits: int = 4, width: int | None = None) -> str:
+    """`value` to `digits` significant digits, with a short exponent (`1.26e5`, `3e-7`);
+    given a `width`, with fewer digits where needed to fit it (a cut number misleads)."""
     if value is None:
         return ""
     if value == 0:
         return "0"
-    return f"{value:.{digits}g}"
+    text = ""
+    for d in range(max(1, digits), 0, -1):
+        text = _short_exponent(f"{value:.{d}g}")
+        if width is None or len(text) <= width:
+            break
+    return text
+
+
+def _short_exponent(text: str) -> str:
+    """`1.26e+05` -> `1.26e5`, `3e-07` -> `3e-7`."""
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
 
 
 def rate(value: float | None) -> str:

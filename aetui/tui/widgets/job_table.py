@@ -94,7 +94,7 @@ def cell_text(row: JobRow, key: str, width: int) -> str:
     if key == "status":
         return row.status
     if key == "loss":
-        return fmt.num(row.loss, 3)
+        return fmt.num(row.loss, 3, width)
     if key == "images_per_s":
         return fmt.rate(row.images_per_s) if row.status == JobStatus.RUNNING else ""
     if key == "eta":

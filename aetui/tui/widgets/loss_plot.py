@@ -16,7 +16,7 @@ from aetui.tui import format as fmt
 
 PALETTE = ("#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176", "#a1887f", "#90a4ae")
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [row][col] bit of a braille cell
-AXIS_W = 9
+AXIS_W = 9  # the narrowest y axis: its labels and ' ┤'; wider labels widen it
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,11 @@ def series(name: str, points: list[tuple[int, float]], index: int) -> Series:
 
 
 class LossPlot(Widget):
-    """Plots `series` (set with `set_series`); `l` toggles the log scale."""
+    """Plots `series` (set with `set_series`); `l` toggles the log scale.
 
+    The axes are named by `set_axes` (a loss against steps by default; a sweep's ratio
+    against noise levels...): the y axis's name heads the plot, with `(log)` while its
+    scale is logarithmic, and the x axis's name sits under it."""
 
     log_y: reactive[bool] = reactive(True)
     empty_text: reactive[str] = reactive("no loss points yet")
@@ -42,6 +45,13 @@ class LossPlot(Widget):
         super().__init__(id=id, classes=classes)
         self._series: tuple[Series, ...] = ()
         self._cache: tuple[tuple, list[Strip]] | None = None
+        self.x_label, self.y_label = "step", "loss"
+
+    def set_axes(self, x_label: str, y_label: str) -> None:
+        if (x_label, y_label) != (self.x_label, self.y_label):
+            self.x_label, self.y_label = x_label, y_label
+            self._cache = None
+            self.refresh()
 
     def set_series(self, items: list[Series]) -> None:
         items = tuple(items)
@@ -76,9 +86,10 @@ class LossPlot(Widget):
             return [Strip([Segment(fmt.fit(msg.center(width), width), dim)], width) if y == height // 2 else blank
                     for y in range(height)]
         legend = len(self._series) > 1
-        plot_h = height - 1 - (1 if legend else 0)
-        plot_w = width - AXIS_W
         log = self.log_y and all(y > 0 for s in pts for _, y in s.points)
+        y_title = self.y_label + (" (log)" if log else "")
+        titled = height - 1 - (1 if legend else 0) >= 4  # room for the y axis's name on top
+        plot_h = height - 1 - (1 if legend else 0) - (1 if titled else 0)
         ty = (lambda v: math.log10(v)) if log else (lambda v: v)
         xs = [x for s in pts for x, _ in s.points]
         ys = [ty(y) for s in pts for _, y in s.points]
@@ -88,6 +99,19 @@ class LossPlot(Widget):
             y0, y1 = y0 - 0.5, y1 + 0.5
         if x1 == x0:
             x1 = x0 + 1
+
+        def label(v: float) -> str:
+            return fmt.num(10 ** v if log else v, 3)
+
+        ticks = {0: label(y1), plot_h - 1: label(y0)}
+        if plot_h >= 5:
+            ticks[(plot_h - 1) // 2] = label((y0 + y1) / 2)
+        # the axis is as wide as its widest label: a cut number would be a wrong number
+        axis_w = max(AXIS_W, *(len(t) + 2 for t in ticks.values()))
+        plot_w = width - axis_w
+        if plot_w < 4:
+            return [Strip([Segment(fmt.fit("too small".center(width), width), dim)], width) if y == height // 2
+                    else blank for y in range(height)]
         dots_w, dots_h = plot_w * 2, plot_h * 4
         cells: dict[tuple[int, int], int] = {}
         colour: dict[tuple[int, int], str] = {}
@@ -110,16 +134,12 @@ class LossPlot(Widget):
                         dot(px, py, s.color)
                 prev = (dx, dy)
 
-        def label(v: float) -> str:
-            return fmt.num(10 ** v if log else v, 3)
-
-        ticks = {0: label(y1), plot_h - 1: label(y0)}
-        if plot_h >= 5:
-            ticks[(plot_h - 1) // 2] = label((y0 + y1) / 2)
         lines: list[Strip] = []
+        if titled:
+            lines.append(Strip([Segment(fmt.fit(y_title, width), dim)], width))
         for row in range(plot_h):
             tick = ticks.get(row)
-            axis = (fmt.fit(tick, AXIS_W - 2, "right") + " ┤") if tick is not None else " " * (AXIS_W - 1) + "│"
+            axis = (tick.rjust(axis_w - 2) + " ┤") if tick is not None else " " * (axis_w - 1) + "│"
             segs = [Segment(axis, dim)]
             run_style, run = None, []
             for col in range(plot_w):
@@ -135,14 +155,14 @@ class LossPlot(Widget):
                 segs.append(Segment("".join(run), run_style))
             lines.append(Strip(segs, width))
         left, right = fmt.num(x0, 6), fmt.num(x1, 6)
-        middle = "step" + (" (log)" if log else "")
+        middle = self.x_label if titled else f"{self.x_label} · {y_title}"
         gap = plot_w - len(left) - len(right)
-        axis_text = " " * (AXIS_W - 1) + "└" + left + middle.center(max(0, gap)) + right if gap > len(middle) else \
-            " " * (AXIS_W - 1) + "└" + left.ljust(plot_w - len(right)) + right
+        axis_text = " " * (axis_w - 1) + "└" + left + middle.center(max(0, gap)) + right if gap > len(middle) else \
+            " " * (axis_w - 1) + "└" + left.ljust(plot_w - len(right)) + right
         lines.append(Strip([Segment(fmt.fit(axis_text, width), dim)], width))
         if legend:
-            segs = [Segment(" " * AXIS_W, base)]
-            used = AXIS_W
+            segs = [Segment(" " * axis_w, base)]
+            used = axis_w
             for s in self._series:
                 text = f"━ {s.name}  "
                 if used + len(text) > width:
