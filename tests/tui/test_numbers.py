@@ -77,3 +77,47 @@ def test_plot_names_the_axes_it_is_given():
     lines = _plot_text([(0.1, 0.4), (0.3, 0.2), (0.5, 0.13)], x_label="noise level", y_label="ratio")
     assert lines[0].strip() == "ratio (log)"
     assert "noise level" in next(line for line in lines if "└" in line)
+
+
+def _sweep_columns(home, sweep_id: int, sizes) -> list[list[str]]:
+    """The sweep table's column titles at each terminal size, resized in turn."""
+    from textual.widgets import DataTable
+
+    from aetui.tui.screens.results import ResultsScreen
+
+    from .helpers import select_job, settle
+
+    seen: list[list[str]] = []
+
+    async def scenario(pilot):
+        await pilot.resize_terminal(*sizes[0])
+        await settle(pilot)
+        await select_job(pilot, sweep_id)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen) and pilot.app.screen.results,
+                    what="sweep results")
+        for size in sizes:
+            await pilot.resize_terminal(*size)
+            await settle(pilot)
+            await pilot.pause(0.1)
+            table = pilot.app.screen.query_one("#results-points", DataTable)
+            seen.append([str(c.label) for c in table.columns.values()])
+            lines = screen_text(pilot.app).splitlines()
+            assert all(len(line) <= size[0] for line in lines)
+
+    drive(make_app(home), scenario, size=sizes[0])
+    return seen
+
+
+def test_sweep_table_shows_the_columns_that_fit(seeded):
+    """At 200 columns the sweep's table shows every measure docs/dashboard.md promises
+    (MSEs, ratio, PSNR, the control's ratio), also after a resize from 80 columns; at 80
+    it keeps the level, the ratio and the control's ratio."""
+    home, ids = seeded
+    promised = {"level", "in MSE", "out MSE", "ratio", "PSNR in", "PSNR out", "ctrl ratio"}
+    narrow, wide, back = _sweep_columns(home, ids["sweep"], [(80, 24), (200, 50), (80, 24)])
+    assert {"level", "ratio", "ctrl ratio"} <= set(narrow)
+    assert promised <= set(wide), wide
+    assert set(back) == set(narrow)
+    (direct,) = _sweep_columns(home, ids["sweep"], [(200, 50)])
+    assert promised <= set(direct), direct

@@ -23,7 +23,31 @@ from aetui.tui.widgets.image_view import ImageView
 from store.states import JobStatus
 
 POINT_COLUMNS = (("level", "level"), ("input_mse", "in MSE"), ("output_mse", "out MSE"), ("ratio", "ratio"),
-                 ("psnr_in", "PSNR in"), ("psnr_out", "PSNR out"), ("control_ratio", "ctrl ratio"))
+                 ("psnr_in", "PSNR in"), ("psnr_out", "PSNR out"), ("control_ratio", "ctrl ratio"),
+                 ("control_output_mse", "ctrl MSE"))
+# which of a sweep's columns stay when the width runs out, first to last
+POINT_PRIORITY = ("level", "ratio", "control_ratio", "input_mse", "output_mse", "psnr_out", "psnr_in",
+                  "control_output_mse")
+CELL_PADDING = 1  # the table's, each side of a cell
+
+
+def point_text(value) -> str:
+    return fmt.num(value, 4) if isinstance(value, float) else "" if value is None else str(value)
+
+
+def point_columns(points, width: int) -> list[tuple[str, str]]:
+    """The (key, title) columns of a sweep's table that fit `width` cells, taken by
+    priority and shown in their usual order; only columns that some point has."""
+    need = {}
+    for key, title in POINT_COLUMNS:
+        if any(key in p for p in points):
+            need[key] = max(len(title), *(len(point_text(p.get(key))) for p in points)) + 2 * CELL_PADDING
+    chosen, used = set(), 0
+    for key in POINT_PRIORITY:
+        if key in need and (used + need[key] <= width or not chosen):
+            chosen.add(key)
+            used += need[key]
+    return [(k, t) for k, t in POINT_COLUMNS if k in chosen]
 SPEEDS = (2, 5, 10, 20)
 
 
@@ -57,6 +81,7 @@ class ResultsScreen(GraphicsScreen):
         self.playing = False
         self.speed = 1
         self._timer: Timer | None = None
+        self._point_columns: list[tuple[str, str]] = []
 
     def compose(self) -> ComposeResult:
         yield Static(f"#{self.row.id} {self.row.kind} · {self.row.label}", id="results-title", markup=False)
@@ -136,18 +161,8 @@ class ResultsScreen(GraphicsScreen):
         if res.kind == "sweep":
             side.display = True
             table.display = bool(res.points)
-            if res.points and table.row_count != len(res.points):
-                table.clear(columns=True)
-                width = self.size.width  # the table gets 45% of it
-                names = (None if width >= 160 else
-                         ("level", "input_mse", "output_mse", "ratio", "control_ratio") if width >= 110 else
-                         ("level", "ratio", "control_ratio"))
-                wanted = [c for c in POINT_COLUMNS if names is None or c[0] in names]
-                keys = [(k, t) for k, t in wanted if any(k in p for p in res.points)]
-                table.add_columns(*[t for _, t in keys])
-                for p in res.points:
-                    table.add_row(*[fmt.num(p.get(k), 4) if isinstance(p.get(k), float) else str(p.get(k, ""))
-                                    for k, _ in keys])
+            self._fill_points()
+            self.call_after_refresh(self._fill_points)  # again, at the side's laid-out width
             plot_album = res.album("plot")
             plot.display = plot_album is not None
             if plot_album is not None and plot.path != plot_album.pictures[-1].path:
@@ -155,6 +170,30 @@ class ResultsScreen(GraphicsScreen):
             info.display = False
         else:
             side.display = False
+
+    def _fill_points(self) -> None:
+        """The sweep's table with the columns that fit its width now (again after a resize:
+        a table built at 80 columns keeps showing 3 columns at 200 otherwise)."""
+        res = self.results
+        if res is None or res.kind != "sweep" or not res.points:
+            return
+        table = self.query_one("#results-points", DataTable)
+        # the side is 45% of the screen, less its border and the table's scrollbar
+        width = (self.query_one("#results-side").size.width or int(self.size.width * 0.45)) - 2
+        columns = point_columns(res.points, width)
+        if table.row_count == len(res.points) and self._point_columns == columns:
+            return
+        self._point_columns = columns
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        table.add_columns(*[t for _, t in columns])
+        for p in res.points:
+            table.add_row(*[point_text(p.get(k)) for k, _ in columns])
+        if 0 <= cursor < table.row_count:
+            table.move_cursor(row=cursor)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fill_points)
 
     def _show(self) -> None:
         album = self.album
