@@ -86,10 +86,12 @@ def _files(run_dir: Path, value: Any) -> list[Path]:
     return out
 
 
-def _pictures(paths: list[Path], titles: list[str] | None = None) -> tuple[Picture, ...]:
+def _pictures(paths: list[Path], titles: list[str] | None = None, stepped: bool = True) -> tuple[Picture, ...]:
+    """Pictures of `paths`; `stepped`: the number in a file's name is a step (a sweep's
+    `level_2.png` is the third level, not step 2)."""
     pics = []
     for n, p in enumerate(paths):
-        step = _step_of(p)
+        step = _step_of(p) if stepped else None
         title = titles[n] if titles and n < len(titles) else (f"step {step}" if step is not None else p.stem)
         pics.append(Picture(path=p, title=title, step=step))
     return tuple(pics)
@@ -123,7 +125,7 @@ def load_results(kind: str, run_dir: str | Path | None, artifacts: dict[str, Any
             titles = [f"frame {n + 1}" for n in range(len(files))]
         if name == "gif" and "frames" in artifacts:
             continue  # the frames album already plays it
-        albums[name] = Album(name, _pictures(files, titles), animated=name in ANIMATED)
+        albums[name] = Album(name, _pictures(files, titles, stepped=kind != "sweep"), animated=name in ANIMATED)
     if not albums:  # nothing recorded yet: any picture in the run folder
         files = sorted(f for f in run.glob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
         if files:

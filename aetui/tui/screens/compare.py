@@ -1,5 +1,9 @@
 """Compare marked runs: the same picture at the same step side by side, and their loss
-curves overlaid in one plot (one colour a run, the same colour as its caption)."""
+curves overlaid in one plot (one colour a run, the same colour as its caption).
+
+Sweeps have no loss curve: they are compared by their level curves instead, a measure
+(the ratio, the output MSE...; `m` picks it) against the noise level, their triplets
+level by level."""
 
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ from aetui.tui.widgets.image_view import ImageView
 from aetui.tui.widgets.loss_plot import PALETTE, LossPlot, series
 
 MAX_SIDE_BY_SIDE = 4
+# a sweep's measures that `m` cycles through, with the y axis's name
+LEVEL_MEASURES = (("ratio", "output/input MSE ratio"), ("output_mse", "output MSE"), ("input_mse", "input MSE"),
+                  ("psnr_out", "output PSNR"))
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,12 @@ class Compared:
     title: str
     results: Results
     curve: list[tuple[int, float]]
+
+
+def level_curve(results: Results, key: str) -> list[tuple[float, float]]:
+    """(level, measure) points of a sweep, in level order."""
+    return sorted((float(p["level"]), float(p[key])) for p in results.points
+                  if isinstance(p.get("level"), (int, float)) and isinstance(p.get(key), (int, float)))
 
 
 class CompareLoaded(Message):
@@ -52,6 +65,7 @@ class CompareScreen(GraphicsScreen):
         Binding("right,l", "step(1)", "Next step"),
         Binding("tab", "album(1)", "Next album"),
         Binding("L", "log_scale", "Log scale", show=False),
+        Binding("m", "measure", "Measure", show=False, tooltip="sweeps: the measure plotted against the level"),
     ]
 
     def __init__(self, job_ids: list[int]) -> None:
@@ -61,6 +75,7 @@ class CompareScreen(GraphicsScreen):
         self.albums: list[str] = []
         self.album_index = 0
         self.position = 0  # index into the step list (or picture index)
+        self.measure = 0  # index into LEVEL_MEASURES, when comparing sweeps
 
     def compose(self) -> ComposeResult:
         yield Static(f"Compare {' '.join(f'#{i}' for i in self.job_ids)}", id="compare-title", markup=False)
@@ -112,8 +127,24 @@ class CompareScreen(GraphicsScreen):
         self.albums = names
         self.album_index = 0
         self.position = len(self._positions()) - 1
-        self.query_one(LossPlot).set_series([series(f"#{r.job_id}", r.curve, n) for n, r in enumerate(self.runs)])
+        self._plot()
         self._show()
+
+    @property
+    def sweeps(self) -> bool:
+        """Whether every run compared is a sweep with results (then levels, not steps)."""
+        return bool(self.runs) and all(r.results.kind == "sweep" and r.results.points for r in self.runs)
+
+    def _plot(self) -> None:
+        plot = self.query_one(LossPlot)
+        if not self.sweeps:
+            plot.set_axes("step", "loss")
+            plot.set_series([series(f"#{r.job_id}", r.curve, n) for n, r in enumerate(self.runs)])
+            return
+        key, name = LEVEL_MEASURES[self.measure]
+        plot.empty_text = f"no {name} in these sweeps' results"
+        plot.set_axes("noise level", name)
+        plot.set_series([series(f"#{r.job_id}", level_curve(r.results, key), n) for n, r in enumerate(self.runs)])
 
     def _positions(self) -> list[int]:
         """Steps every run has a picture at or before (the common steps), else indices."""
@@ -139,8 +170,14 @@ class CompareScreen(GraphicsScreen):
         name = self.albums[self.album_index]
         stepped = any(r.results.album(name) and r.results.album(name).steps() for r in self.runs)
         at = positions[self.position]
-        label.update(f"{name} · {'step' if stepped else 'picture'} {at if stepped else at + 1}"
-                     f"  ({self.position + 1}/{len(positions)}; ←/→ step, tab album)")
+        if stepped:
+            where = f"step {at}"
+        else:  # a sweep's triplets are by level, a walk's frames by frame...: their own titles
+            first = next((p for r in self.runs if (p := pick(r.results, name, None, at))), None)
+            where = first.title if first is not None else f"picture {at + 1}"
+        keys = "←/→ level" if self.sweeps else "←/→ step"
+        label.update(f"{name} · {where}  ({self.position + 1}/{len(positions)}; {keys}, tab album"
+                     f"{', m measure' if self.sweeps else ''})")
         for n, run in enumerate(self.runs[:MAX_SIDE_BY_SIDE]):
             pic = pick(run.results, name, at if stepped else None, at)
             view = self.query_one(f"#compare-image-{n}", ImageView)
@@ -160,6 +197,11 @@ class CompareScreen(GraphicsScreen):
             self.album_index = (self.album_index + delta) % len(self.albums)
             self.position = len(self._positions()) - 1
             self._show()
+
+    def action_measure(self) -> None:
+        if self.sweeps:
+            self.measure = (self.measure + 1) % len(LEVEL_MEASURES)
+            self._plot()
 
     def action_log_scale(self) -> None:
         plot = self.query_one(LossPlot)
