@@ -266,6 +266,9 @@ class JobTable(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._columns_cache = None
         self.virtual_size = Size(event.size.width, self.total + 1)
+        # the selected row stays in view (Enter opens it: it must be the row one sees), once
+        # the new height has reached the scroll limits
+        self.call_after_refresh(self._scroll_to_cursor)
         self._ensure_window()
 
     # ---- cursor ------------------------------------------------------------------------
