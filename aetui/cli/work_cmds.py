@@ -204,19 +204,23 @@ def _demo_experiment(h, kind: str, fields: dict, parent: int, quiet: bool) -> di
 
 
 def tb(
-    port: Annotated[int, Opt(help="port to listen on")] = 6006,
+    port: Annotated[Optional[int], Opt(help="port to listen on (refused if busy); default: 6006, or the next free one",
+                                       show_default=False)] = None,
     host: Annotated[str, Opt(help="address to bind (localhost: reach it over `ssh -L 6006:localhost:6006`)")] = "localhost",
     home: HomeOpt = None,
 ) -> None:
-    """Start TensorBoard on the runs folder.
+    """Start TensorBoard on the runs folder; it stops with this command (Ctrl-C, SIGTERM).
 
     Example: `aetui tb --port 6006`, then open http://localhost:6006
     """
+    from aetui.tb_launch import PortBusy, choose_port, serve
+
     h = home_of(home)
     h.runs.mkdir(parents=True, exist_ok=True)
-    typer.echo(f"TensorBoard on http://{host}:{port} over {h.runs} (Ctrl-C stops it)", err=True)
-    cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(h.runs), "--host", host, "--port", str(port)]
     try:
-        raise typer.Exit(subprocess.call(cmd, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+        port = choose_port(host, port)
+    except PortBusy as e:
+        typer.echo(f"aetui tb: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"TensorBoard on http://{host}:{port} over {h.runs} (Ctrl-C stops it)", err=True)
+    raise typer.Exit(serve(h.runs, host, port))
