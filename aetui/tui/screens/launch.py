@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -138,6 +138,19 @@ class LaunchScreen(ModalScreen[list[int] | None]):
         # launched from a run, the run is the model: no outside checkpoint file
         hide = ("checkpoint",) if self.source_run is not None and kind != "train" else ()
         return SpecForm(form_fields(st, values, hide=hide), id=f"launch-spec-{kind}")
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Light up the name of the focused field (`-current`, see app.tcss; CSS's
+        :focus-within is not re-applied to a row's name when focus moves on)."""
+        for label in self.query("Label.-current"):
+            label.remove_class("-current")
+        parent = event.widget.parent
+        if parent is None or not parent.has_class("field"):
+            return
+        siblings = list(parent.children)
+        at = siblings.index(event.widget)
+        if at > 0 and isinstance(siblings[at - 1], Label):
+            siblings[at - 1].add_class("-current")
 
     def on_mount(self) -> None:
         self.query_one("#launch-kind-row").display = self.source_run is not None
