@@ -18,14 +18,16 @@ import sys
 import time
 from pathlib import Path
 
+from aetui.errors import UserError
+
 DEFAULT_PORT = 6006
 PORTS_TRIED = 50  # from the default port on, when none was asked for
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 KILL_AFTER_S = 10.0  # a TensorBoard that ignores the forwarded signal is killed after this
 
 
-class PortBusy(Exception):
-    pass
+class PortBusy(UserError):
+    """The port asked for is taken (the CLI says so in one line, exit 2)."""
 
 
 def port_free(host: str, port: int) -> bool:

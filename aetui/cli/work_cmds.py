@@ -213,14 +213,10 @@ def tb(
 
     Example: `aetui tb --port 6006`, then open http://localhost:6006
     """
-    from aetui.tb_launch import PortBusy, choose_port, serve
+    from aetui.tb_launch import choose_port, serve
 
     h = home_of(home)
     h.runs.mkdir(parents=True, exist_ok=True)
-    try:
-        port = choose_port(host, port)
-    except PortBusy as e:
-        typer.echo(f"aetui tb: {e}", err=True)
-        raise typer.Exit(2) from None
+    port = choose_port(host, port)  # a busy --port is the user's error: one line, exit 2
     typer.echo(f"TensorBoard on http://{host}:{port} over {h.runs} (Ctrl-C stops it)", err=True)
     raise typer.Exit(serve(h.runs, host, port))
