@@ -342,3 +342,25 @@ def test_launch_form_queues_exactly_what_a_burst_of_keys_typed(seeded):
 
     drive(app, scenario, timeout=180)
     assert [s.spec["noise"] for s in sweeps()] == [gauss] * tries
+
+
+def test_keys_that_move_the_cursor_act_before_a_launch_typed_behind_them(seeded):
+    """`G l` in one burst launches from the row `G` moved to (the oldest run, #1), not
+    from the row the cursor left; `/` then a word with an `l` types into the filter."""
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        screen = pilot.app.screen
+        assert screen.table.current.id == ids["probe"]  # the newest row, not a training run
+        burst(pilot, ["G", "l"])
+        await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen), what="launch form")
+        assert pilot.app.screen.source_run.id == ids["done"]
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen), what="form closed")
+        burst(pilot, ["g", "slash", *"mlp"])
+        await until(pilot, lambda: screen.table.filter_text == "mlp", what="filter typed")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, MainScreen)
+
+    drive(app, scenario)

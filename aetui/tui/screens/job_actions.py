@@ -55,6 +55,19 @@ class JobActions:
         focused = self.app.focused
         return bool(getattr(focused, "filtering", False)) or isinstance(focused, Input)
 
+    async def _keys_before(self) -> None:
+        """Wait until the focused widget has read the keys sent to it before this one (a
+        priority key acts as it arrives: `G l` typed together must launch from the row
+        `G` moved to)."""
+        import asyncio
+
+        focused = self.app.focused
+        if focused is None:
+            return
+        read = asyncio.Event()
+        focused.call_later(read.set)
+        await read.wait()
+
     def _need_job(self) -> JobRow | None:
         row = self.selected_job()
         if row is None:
@@ -117,6 +130,7 @@ class JobActions:
     async def action_launch(self) -> None:
         from aetui.tui.screens.launch import LaunchScreen
 
+        await self._keys_before()
         if self._typing():
             raise SkipAction()
         if (row := self._need_job()) is None:
@@ -131,6 +145,7 @@ class JobActions:
     async def action_new_job(self) -> None:
         from aetui.tui.screens.launch import LaunchScreen
 
+        await self._keys_before()
         if self._typing():
             raise SkipAction()
         row = self.selected_job()

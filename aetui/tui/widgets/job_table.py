@@ -341,18 +341,21 @@ class JobTable(ScrollView, can_focus=True):
         self.filter.start()
         self.post_message(self.FilterChanged(self.filter.text, done=False))
 
-    def on_key(self, event: events.Key) -> None:
-        if not self.filter.active:
-            if event.key == "slash":
+    async def on_key(self, event: events.Key) -> None:
+        if self.filter.active and self.filter.key(event.key, event.character if event.is_printable else None):
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.FilterChanged(self.filter.text, done=not self.filter.active))
+            return
+        # The table's own keys (moves, enter, space, /) act as the table reads them, in the
+        # order typed. As plain bindings they would act only once the key has bubbled back
+        # to the app, after a priority key typed behind them (`G l` in one burst launched
+        # from the row the cursor left).
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if not binding.priority and await self.app.run_action(binding.action, self):
                 event.stop()
                 event.prevent_default()
-                self.action_start_filter()
-            return
-        if not self.filter.key(event.key, event.character if event.is_printable else None):
-            return  # arrows, page keys... keep working while typing
-        event.stop()
-        event.prevent_default()
-        self.post_message(self.FilterChanged(self.filter.text, done=not self.filter.active))
+                return
 
     def on_click(self, event: events.Click) -> None:
         if event.y == 0:
