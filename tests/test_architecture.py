@@ -249,3 +249,39 @@ def test_every_dashboard_screen_opens_without_importing_torch(tmp_path: Path) ->
     assert proc.stdout.splitlines()[0] == ("opened: MainScreen RunScreen ResultsScreen ResultsScreen "
                                            "CompareScreen LaunchScreen LaunchScreen HelpScreen"), proc.stdout
     assert "torch imported: False" in proc.stdout, "a dashboard screen imported torch:\n" + proc.stdout
+
+
+# ---- layers -------------------------------------------------------------------------------
+
+# What each layer must never import (a prefix matches the package and its modules). The
+# table is docs/architecture.md's picture of the layers: change both together.
+FORBIDDEN = {
+    "store": ("aetui",),  # persistence knows nothing of the application...
+    "aetui.specs": ("aetui.experiments", "aetui.worker", "aetui.jobs", "aetui.cli", "aetui.tui", "store"),
+    "aetui.models": ("aetui.experiments", "aetui.worker", "aetui.jobs", "aetui.cli", "aetui.tui", "store"),
+    "aetui.data": ("aetui.experiments", "aetui.worker", "aetui.jobs", "aetui.cli", "aetui.tui", "store"),
+    "aetui.experiments": ("aetui.worker", "aetui.jobs", "aetui.cli", "aetui.tui"),
+    "aetui.worker": ("aetui.jobs", "aetui.cli", "aetui.tui"),
+    "aetui.jobs": ("aetui.cli", "aetui.tui"),
+    "aetui.tui": ("aetui.cli", "aetui.experiments"),
+}
+ALLOWED = {"store": ("aetui.run_layout",)}  # ...but the run folder's layout, a leaf
+
+
+def _under(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def test_layers_import_only_downwards() -> None:
+    graph = import_graph()
+    bad = []
+    for layer, forbidden in FORBIDDEN.items():
+        for module in (m for m in graph if _under(m, layer)):
+            for target in graph[module]:
+                if any(_under(target, f) for f in forbidden) and not any(
+                        _under(target, a) for a in ALLOWED.get(layer, ())):
+                    bad.append(f"{module} -> {target}")
+    assert not bad, "imports against the layers (docs/architecture.md):\n" + "\n".join(sorted(bad))
+    # nothing imports the command line but `python -m aetui`
+    assert sorted(m for m in graph if any(_under(t, "aetui.cli") for t in graph[m]) and not _under(m, "aetui.cli")) \
+        == ["aetui.__main__"]
