@@ -10,6 +10,19 @@ from __future__ import annotations
 from .helpers import make_app, ready, select_job, settle, until
 
 
+async def _pictures_drawn(pilot) -> None:
+    """Every picture on the screen decoded (each decodes in a thread of its own, so the
+    workers being done is not enough: their results still travel as messages)."""
+    from aetui.tui.widgets.image_view import ImageView
+
+    def drawn() -> bool:
+        views = [v for v in pilot.app.screen.query(ImageView) if v.path is not None and v.display]
+        return all(v.image is not None or v.placeholder.startswith("cannot read") for v in views)
+
+    await until(pilot, drawn, what="pictures decoded")
+    await settle(pilot)
+
+
 async def _open(pilot, job_id: int, key: str, screen_type) -> None:
     await ready(pilot)
     await select_job(pilot, job_id)
@@ -18,6 +31,7 @@ async def _open(pilot, job_id: int, key: str, screen_type) -> None:
     await until(pilot, lambda: getattr(pilot.app.screen, "data", True) is not None
                 and getattr(pilot.app.screen, "results", True) is not None, what="loaded")
     await settle(pilot)
+    await _pictures_drawn(pilot)
 
 
 def test_runs_table(snap_compare, snap_home):
@@ -44,6 +58,7 @@ def test_results_browser_sweep(snap_compare, snap_home):
         await _open(pilot, 6, "r", ResultsScreen)
         await pilot.press("right")
         await settle(pilot)
+        await _pictures_drawn(pilot)
 
     assert snap_compare(make_app(snap_home), terminal_size=(80, 24), run_before=run_before)
 
