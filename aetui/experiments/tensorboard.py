@@ -1,5 +1,5 @@
 """TensorBoard logging for runs: one writer per run folder, resumable without
-duplicated points (events past the resume step are purged)."""
+duplicated points (events past the resume step are purged, from step 0 too)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from aetui.run_layout import RunLayout
 def writer(run_dir: Path, *, start_step: int = 0):
     """A writer for a run that starts (or resumes) at `start_step`: points logged after
     that step by an earlier attempt are dropped, those up to it (saved with the
-    checkpoint of that step) are kept."""
+    checkpoint of that step) are kept. A run that starts over from step 0 (an attempt
+    that failed before its first checkpoint, whose curve may be on disk) purges all."""
     from torch.utils.tensorboard import SummaryWriter
 
-    return SummaryWriter(log_dir=str(RunLayout.at(run_dir).tb), purge_step=start_step + 1 if start_step > 0 else None)
+    return SummaryWriter(log_dir=str(RunLayout.at(run_dir).tb), purge_step=start_step + 1)
 
 
 def image_grid(images, nrow: int = 8):

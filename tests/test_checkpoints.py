@@ -1,0 +1,72 @@
+"""Disks and checkpoints under faults: a full file system, a corrupted newest checkpoint,
+a diverged model asked to stop, a run that starts over from step 0.
+
+Jobs run in this process through `execute`, the code a worker's child runs; faults come at
+a known step through its `should_stop` hook, which the loop calls once before every step
+(the child's SIGTERM handler is what sets it there). Real tiny training, real files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.conftest import aetui, aetui_json
+
+# checkpoints every 10 steps, the loss every 5, images only at the end
+SMALL = ["unet", "--res", "32", "--base-width", "4", "--depth", "2", "--data", "builtin:64", "--batch-size", "8",
+         "--log-every", "5", "--image-every", "1000", "--checkpoint-every", "10"]
+
+
+def run_here(home: Path, job_id: int, should_stop=lambda: False) -> dict:
+    """Claim the job for this process and run it to its end; its `show --json` after."""
+    from aetui.home import Home
+    from aetui.worker.execute import execute, host_name, owner_id
+    from store import queue
+
+    h = Home.resolve(home)
+    owner = owner_id()
+    assert queue.claim(h.db, worker=owner, host=host_name(), pid=os.getpid(), device="cpu", job_id=job_id)
+    execute(h, job_id, owner=owner, device="cpu", should_stop=should_stop)
+    return aetui_json(home, "show", str(job_id))
+
+
+def before_step(n: int, action=lambda: True):
+    """A `should_stop` that runs `action` before step `n` (its answer: stop or not) and
+    says "go on" before every other step."""
+    calls = {"n": 0}
+
+    def hook() -> bool:
+        calls["n"] += 1
+        return bool(action()) if calls["n"] == n else False
+
+    return hook
+
+
+def step_files(run_dir: Path) -> list[str]:
+    return sorted(p.name for p in (run_dir / "checkpoints").glob("step_*.pt"))
+
+
+# ------------------------------------------------------------------ TensorBoard after a restart from 0
+
+def test_resuming_from_step_0_leaves_no_duplicated_tensorboard_points(home, one_thread):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    job = aetui_json(home, "queue", *SMALL, "--steps", "15")["id"]
+    run_dir = Path(aetui_json(home, "show", str(job))["run_dir"])
+    run_dir.mkdir(parents=True)
+    (run_dir / "checkpoints").write_text("a file in the way")  # the first checkpoint (step 10) fails
+    d = run_here(home, job)
+    assert d["status"] == "failed"
+    (run_dir / "checkpoints").unlink()
+    aetui(home, "retry", str(job))
+    d = run_here(home, job)
+    assert d["status"] == "done", d["error"]
+    assert [a["start_step"] for a in d["attempts"]] == [0, 0]
+
+    acc = EventAccumulator(str(run_dir / "tb"), size_guidance={"scalars": 0})
+    acc.Reload()
+    for tag in acc.Tags()["scalars"]:
+        steps = [e.step for e in acc.Scalars(tag)]
+        assert steps == sorted(set(steps)), f"{tag}: {steps}"
+    assert [e.step for e in acc.Scalars("train/loss")] == [5, 10, 15]
