@@ -47,6 +47,22 @@ def step_files(run_dir: Path) -> list[str]:
     return sorted(p.name for p in (run_dir / "checkpoints").glob("step_*.pt"))
 
 
+# ------------------------------------------------------------------ a diverged model asked to stop
+
+def test_a_diverged_model_asked_to_stop_is_never_checkpointed(home, one_thread):
+    import torch
+
+    # no loss check before step 1000: only the stop path could checkpoint the diverged weights
+    job = aetui_json(home, "queue", *SMALL, "--steps", "2000", "--lr", "1e30", "--log-every", "1000",
+                     "--checkpoint-every", "1000")["id"]
+    d = run_here(home, job, before_step(20))
+    run_dir = Path(d["run_dir"])
+    for path in (run_dir / "checkpoints").glob("*.pt") if (run_dir / "checkpoints").is_dir() else []:
+        state = torch.load(path, weights_only=True)
+        assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()), path.name
+    assert d["status"] == "failed" and d["error"].startswith("diverged at step "), d["error"]
+
+
 # ------------------------------------------------------------------ TensorBoard after a restart from 0
 
 def test_resuming_from_step_0_leaves_no_duplicated_tensorboard_points(home, one_thread):

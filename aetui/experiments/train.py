@@ -11,6 +11,7 @@ runs `training_step` and, at their steps, `log`, `log_images` and `save_checkpoi
 `stop` saves and leaves when the job is asked to stop; `finish` evaluates, saves
 `final.pt` and records the run. Running out of memory is `aetui.experiments.oom`'s:
 it fails the job clearly or, with `oom_retry`, queues it once more at half the batch.
+No path writes a checkpoint of non-finite weights.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def _train(spec: TrainSpec, ctx: JobContext, dp=None) -> None:
     last_loss = None
     while t.step < spec.steps:
         if t.dp.should_stop(ctx.should_stop, t.checkpoint_overdue()):
-            stop(t)
+            stop(t, window)
         window.add(train_step())
         t.step += 1
         if t.step == t.first_step:
@@ -381,26 +382,45 @@ def log_images(t: Training) -> None:
 
 
 def save_checkpoint(t: Training) -> None:
+    ensure_finite(t)
     t.tb.flush()  # the curve up to this step is on disk before the checkpoint that resumes it
     if t.dp.main:
         checkpoint.save_step(t.ckpt_dir, t.step, state_dict(t))
     t.last_ckpt_time = time.monotonic()
 
 
-def stop(t: Training) -> None:
-    """Asked to stop: save this step's state (unless the newest checkpoint holds it) and leave."""
+def stop(t: Training, window: LossWindow) -> None:
+    """Asked to stop: save this step's state (unless the newest checkpoint holds it) and leave.
+    A model that diverged since the last log step fails here, as it would have there."""
     t.clock.pause()
-    if t.step > t.ctx.start_step and t.dp.main:  # else the newest checkpoint already holds this state
-        t.tb.flush()
-        checkpoint.save_step(t.ckpt_dir, t.step, state_dict(t))
+    if t.step > t.ctx.start_step:  # else the newest checkpoint already holds this state
+        if window.n:
+            window_loss(t, window)
+        ensure_finite(t)
+        if t.dp.main:
+            t.tb.flush()
+            checkpoint.save_step(t.ckpt_dir, t.step, state_dict(t))
     t.tb.close()
     raise StopRequested(t.step)
+
+
+def ensure_finite(t: Training) -> None:
+    """JobFailed unless every weight is finite: a diverged model is never checkpointed. The
+    loss check at log steps misses a step whose update made the weights non-finite, and
+    runs at no other step. Every rank checks (their weights are the same), so all fail together."""
+    import torch
+
+    values = [v for v in t.model.state_dict().values() if v.is_floating_point()]
+    if values and not bool(torch.stack([torch.isfinite(v).all() for v in values]).all()):
+        t.tb.close()
+        raise JobFailed(f"diverged by step {t.step}: the weights are not finite")
 
 
 def finish(t: Training, last_loss: float | None) -> None:
     """Rank 0 evaluates, saves the final checkpoint and records the run's summary metrics."""
     import torch
 
+    ensure_finite(t)  # on every rank, so that all of them fail together
     if not t.dp.main:
         t.tb.close()
         return
