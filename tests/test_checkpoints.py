@@ -47,6 +47,42 @@ def step_files(run_dir: Path) -> list[str]:
     return sorted(p.name for p in (run_dir / "checkpoints").glob("step_*.pt"))
 
 
+# ------------------------------------------------------------------ a corrupted newest checkpoint
+
+def test_corrupted_newest_checkpoint_falls_back_to_the_newest_that_loads(home, one_thread, capsys):
+    job = aetui_json(home, "queue", *SMALL, "--steps", "20", "--checkpoint-every", "5")["id"]
+    d = run_here(home, job, before_step(18))  # asked to stop before step 18: saves step 17
+    assert d["status"] == "queued", d["error"]
+    run_dir = Path(d["run_dir"])
+    ckpts = run_dir / "checkpoints"
+    assert step_files(run_dir) == ["step_00000010.pt", "step_00000015.pt", "step_00000017.pt"]
+    newest = ckpts / "step_00000017.pt"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a torn write
+    leftover = ckpts / ".step_00000020.pt.4242.tmp"  # what a kill -9 mid-write leaves
+    leftover.write_bytes(b"\0" * 100)
+    capsys.readouterr()
+
+    d = run_here(home, job)
+    assert d["status"] == "done", d["error"]
+    assert [(a["start_step"], a["outcome"]) for a in d["attempts"]] == [(0, "requeued"), (15, "done")]
+    assert not leftover.exists(), "unfinished checkpoint writes are removed when the job starts"
+    said = [line for line in capsys.readouterr().out.splitlines() if "step_00000017.pt" in line]
+    assert said and "step_00000015.pt" in said[0], "the job's log says which checkpoint it skipped and used"
+    note = d["metrics"]["checkpoint_fallback"]
+    assert "step_00000017.pt" in note and "step_00000015.pt" in note
+
+
+def test_when_no_checkpoint_loads_the_job_fails_with_the_newest_ones_reason(home, one_thread):
+    job = aetui_json(home, "queue", *SMALL, "--steps", "40")["id"]
+    ckpts = Path(aetui_json(home, "show", str(job))["run_dir"]) / "checkpoints"
+    ckpts.mkdir(parents=True)
+    (ckpts / "step_00000010.pt").write_text("garbage")
+    (ckpts / "step_00000020.pt").write_text("garbage")
+    d = run_here(home, job)
+    assert d["status"] == "failed"
+    assert "step_00000020.pt" in d["error"] and "is not a plain checkpoint" in d["error"], d["error"]
+
+
 # ------------------------------------------------------------------ a diverged model asked to stop
 
 def test_a_diverged_model_asked_to_stop_is_never_checkpointed(home, one_thread):

@@ -1,12 +1,16 @@
 """Checkpoints: plain tensors and numbers in a dict, written atomically.
 
 Loadable with `torch.load(weights_only=True)`; anything else is refused. The newest
-`KEEP` step checkpoints are kept, plus `final.pt` when a run ends.
+`KEEP` step checkpoints are kept, plus `final.pt` when a run ends. A run resumes from the
+newest of them that loads (`newest_loadable`): a torn or corrupted file costs the steps
+since the one before it, not the job.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ from aetui import run_layout
 
 KEEP = 3
 _STEP_FILE = run_layout.STEP_FILE
+_TMP_FILE = re.compile(r"\..+\.\d+\.tmp")  # `save`'s temp file: .<name>.<pid>.tmp
 
 
 class CheckpointError(ValueError):
@@ -64,6 +69,64 @@ def latest(ckpt_dir: Path) -> Path | None:
         return final
     files = step_files(ckpt_dir)
     return files[-1] if files else None
+
+
+def newest_first(ckpt_dir: Path) -> list[Path]:
+    """What a run may resume from, newest first: `final.pt`, then the step checkpoints."""
+    final = ckpt_dir / run_layout.FINAL
+    return ([final] if final.is_file() else []) + step_files(ckpt_dir)[::-1]
+
+
+@dataclass
+class Found:
+    """The checkpoint a run resumes from, and the newer ones that did not load (with why)."""
+
+    path: Path
+    state: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)
+
+    def fallback_note(self) -> str | None:
+        """One line that says which newer checkpoints were skipped, or None."""
+        if not self.skipped:
+            return None
+        return f"{'; '.join(self.skipped)}; resumed from {self.path.name} (step {int(self.state['step'])}) instead"
+
+
+def newest_loadable(ckpt_dir: Path, map_location: str = "cpu") -> Found | None:
+    """The newest checkpoint that loads; None when there is none. When there are some and
+    none loads, the newest one's CheckpointError (a refused file is never trained over)."""
+    skipped: list[str] = []
+    first_error: CheckpointError | None = None
+    for path in newest_first(ckpt_dir):
+        try:
+            return Found(path, load(path, map_location=map_location), skipped)
+        except CheckpointError as e:
+            first_error = first_error or e
+            skipped.append(_unloadable(e, path))
+    if first_error is None:
+        return None
+    more = len(skipped) - 1
+    if more:
+        raise CheckpointError(f"{first_error}; {more} older checkpoint{'s' if more > 1 else ''} "
+                              f"did not load either") from None
+    raise first_error
+
+
+def _unloadable(e: CheckpointError, path: Path) -> str:
+    """The error, naming the file by its name rather than its full path."""
+    text = str(e)
+    return f"{path.name} {text[len(str(path)):].strip()}" if text.startswith(str(path)) else f"{path.name}: {text}"
+
+
+def remove_leftovers(ckpt_dir: Path) -> list[Path]:
+    """Remove the temp files of writes that never finished (a kill -9 mid-save); call it
+    when a job starts, before it writes. Returns what it removed."""
+    if not ckpt_dir.is_dir():
+        return []
+    removed = [p for p in ckpt_dir.iterdir() if _TMP_FILE.fullmatch(p.name) and p.is_file()]
+    for p in removed:
+        p.unlink(missing_ok=True)
+    return removed
 
 
 def load(path: Path, map_location: str = "cpu") -> dict[str, Any]:

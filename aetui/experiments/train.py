@@ -229,8 +229,15 @@ def setup(spec: TrainSpec, ctx: JobContext, dp) -> Training:
     order = DataOrder(len(train), batch, spec.seed, device)
 
     ckpt_dir = RunLayout.at(ctx.run_dir).checkpoints
-    resumed_from = checkpoint.latest(ckpt_dir)
-    step, wall_before, train_s_before = resume(resumed_from, model, opt, order, device)
+    if dp.main:  # the temp files of writes a kill interrupted
+        checkpoint.remove_leftovers(ckpt_dir)
+    found = checkpoint.newest_loadable(ckpt_dir, map_location=str(device))
+    resumed_from = found.path if found else None
+    step, wall_before, train_s_before = resume(found.state if found else None, model, opt, order, device)
+    note = found.fallback_note() if found else None
+    if note and dp.main:  # say so: in the job's log and with its run's metrics
+        print(f"aetui: {note}", flush=True)
+        ctx.record(metrics={"checkpoint_fallback": note})
     dp.seed(spec.seed, step)  # several ranks: a noise stream each
     ctx.batch_size = batch
     ctx.started(step)
@@ -272,14 +279,13 @@ def build_model(spec: TrainSpec, device) -> tuple[Any, bool]:
     return model, channels_last
 
 
-def resume(path: Path | None, model, opt, order: DataOrder, device) -> tuple[int, float, float]:
+def resume(state: dict[str, Any] | None, model, opt, order: DataOrder, device) -> tuple[int, float, float]:
     """Load a checkpoint's model, optimizer, data order and RNG states; returns its step and
     the wall and training seconds before it ((0, 0.0, 0.0) without one)."""
     import torch
 
-    if path is None:
+    if state is None:
         return 0, 0.0, 0.0
-    state = checkpoint.load(path, map_location=str(device))
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     order.load(state["order"])
