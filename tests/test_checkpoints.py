@@ -8,8 +8,12 @@ a known step through its `should_stop` hook, which the loop calls once before ev
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import aetui, aetui_json
 
@@ -45,6 +49,66 @@ def before_step(n: int, action=lambda: True):
 
 def step_files(run_dir: Path) -> list[str]:
     return sorted(p.name for p in (run_dir / "checkpoints").glob("step_*.pt"))
+
+
+# ------------------------------------------------------------------ a full disk
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 4 MiB tmpfs: a real file system that fills up."""
+    mnt = tmp_path / "small_disk"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def fill(disk: Path, leave: int) -> Path:
+    """Write zeros to a file until the file system is full, then free `leave` bytes."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (1 << 20, 1 << 12, 1):
+            while True:
+                try:
+                    os.write(fd, b"\0" * size)
+                except OSError as e:
+                    assert e.errno == errno.ENOSPC
+                    break
+        os.ftruncate(fd, os.fstat(fd).st_size - leave)
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_disk_full_says_where_records_the_last_good_checkpoint_and_retry_resumes(home, small_disk, one_thread):
+    runs = small_disk / "runs"
+    job = aetui_json(home, "queue", *SMALL, "--steps", "40", "--runs-root", str(runs))["id"]
+    filled = {}
+    # checkpoints 10 and 20 are written; before step 25 the disk fills, up to 32 KiB: room for
+    # the loss curve, not for step 30's checkpoint (~150 KB)
+    d = run_here(home, job, before_step(25, lambda: filled.setdefault("file", fill(small_disk, 32 << 10)) and False))
+    assert filled, "the disk was filled"
+    run_dir = Path(d["run_dir"])
+    assert d["status"] == "failed"
+    error = d["error"]
+    assert error.startswith(f"disk full at {run_dir / 'checkpoints' / 'step_00000030.pt'} "), error
+    assert "\n" not in error and "enforce fail" not in error
+    assert "step 20" in error, "the error names the checkpoint a retry resumes from"
+    (attempt,) = d["attempts"]
+    assert (attempt["outcome"], attempt["end_step"]) == ("failed", 20)
+    assert step_files(run_dir)[-1] == "step_00000020.pt"
+    assert not [p for p in (run_dir / "checkpoints").iterdir() if p.name.endswith(".tmp")], "no half-written file"
+
+    filled["file"].unlink()
+    aetui(home, "retry", str(job))
+    d = run_here(home, job)
+    assert d["status"] == "done", d["error"]
+    assert [(a["start_step"], a["outcome"]) for a in d["attempts"]] == [(0, "failed"), (20, "done")]
+    assert d["metrics"]["steps_done"] == 40
 
 
 # ------------------------------------------------------------------ a corrupted newest checkpoint

@@ -3,7 +3,8 @@
 Loadable with `torch.load(weights_only=True)`; anything else is refused. The newest
 `KEEP` step checkpoints are kept, plus `final.pt` when a run ends. A run resumes from the
 newest of them that loads (`newest_loadable`): a torn or corrupted file costs the steps
-since the one before it, not the job.
+since the one before it, not the job. A write that found the disk full raises an OSError
+(ENOSPC) that names the checkpoint it was writing.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aetui import run_layout
+from aetui.experiments.disk_full import no_space
 
 KEEP = 3
 _STEP_FILE = run_layout.STEP_FILE
@@ -37,8 +39,11 @@ def save(path: Path, state: dict[str, Any]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:  # e.g. a full disk: leave no half-written file behind
+    except BaseException as e:  # e.g. a full disk: leave no half-written file behind
         tmp.unlink(missing_ok=True)
+        full = no_space(e)
+        if full is not None:  # torch says "enforce fail at inline_container.cc"; say which file
+            raise OSError(full.errno, full.strerror, str(path)) from e
         raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:

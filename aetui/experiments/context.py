@@ -25,7 +25,13 @@ class StopRequested(Exception):
 
 
 class JobFailed(Exception):
-    """A job ended for a reason the user should read (e.g. "diverged at step 120")."""
+    """A job ended for a reason the user should read (e.g. "diverged at step 120").
+    `step`, when the runner knows it: the step a retry resumes from (its newest good
+    checkpoint), recorded as the attempt's end instead of the last step it reported."""
+
+    def __init__(self, message: str, step: int | None = None):
+        super().__init__(message)
+        self.step = step
 
 
 class RetryJob(Exception):

@@ -11,7 +11,8 @@ runs `training_step` and, at their steps, `log`, `log_images` and `save_checkpoi
 `stop` saves and leaves when the job is asked to stop; `finish` evaluates, saves
 `final.pt` and records the run. Running out of memory is `aetui.experiments.oom`'s:
 it fails the job clearly or, with `oom_retry`, queues it once more at half the batch.
-No path writes a checkpoint of non-finite weights.
+A full disk fails the job with where it was full and the last good checkpoint
+(`aetui.experiments.disk_full`). No path writes a checkpoint of non-finite weights.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aetui import run_layout
 from aetui.experiments import checkpoint
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, JobFailed, StopRequested
+from aetui.experiments.disk_full import disk_full, no_space
 from aetui.experiments.oom import fail_or_retry, is_out_of_memory, with_fake_oom
 from aetui.experiments.tensorboard import hparams, image_grid, save_png, writer
 from aetui.run_layout import RunLayout
@@ -163,9 +165,12 @@ def run(spec: TrainSpec, ctx: JobContext) -> None:
         try:
             _train(spec, ctx, dp)
         except Exception as e:
-            if not is_out_of_memory(e):
+            if is_out_of_memory(e):
+                fail_or_retry(spec, ctx)
+            full = no_space(e)
+            if full is None:
                 raise
-            fail_or_retry(spec, ctx)
+            raise disk_full(full, ctx.run_dir, last_good_step(RunLayout.at(ctx.run_dir).checkpoints), ctx.job_id) from e
 
 
 def _train(spec: TrainSpec, ctx: JobContext, dp=None) -> None:
@@ -420,6 +425,15 @@ def ensure_finite(t: Training) -> None:
     if values and not bool(torch.stack([torch.isfinite(v).all() for v in values]).all()):
         t.tb.close()
         raise JobFailed(f"diverged by step {t.step}: the weights are not finite")
+
+
+def last_good_step(ckpt_dir: Path) -> int:
+    """The step of the newest checkpoint that loads (0 without one): where a retry resumes."""
+    try:
+        found = checkpoint.newest_loadable(ckpt_dir)
+    except checkpoint.CheckpointError:
+        return 0
+    return int(found.state["step"]) if found else 0
 
 
 def finish(t: Training, last_loss: float | None) -> None:

@@ -38,7 +38,7 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
     `requeue_on_stop=False` (a job under Slurm, which requeues it itself): a stop that is not
     a cancel leaves the job running in the store, with the step of its checkpoint."""
     from aetui.experiments import runner
-    from aetui.experiments.context import JobContext, LeaseLost, RetryJob, StopRequested
+    from aetui.experiments.context import JobContext, JobFailed, LeaseLost, RetryJob, StopRequested
     from aetui.specs import parse_spec
     from store import queries, queue
 
@@ -78,7 +78,8 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
     except Exception as e:  # the job failed; the worker goes on
         error = _describe(e)
         traceback.print_exc()
-        queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.FAILED, error=error)
+        queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.FAILED, error=error,
+                     step=e.step if isinstance(e, JobFailed) else None)
         return EXIT_FAILED
     if "torch" in sys.modules:  # now the CUDA version is known too
         queue.record_run(home.db, job_id=job_id, versions=versions())
