@@ -84,6 +84,7 @@ def fill(disk: Path, leave: int) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_disk_full_says_where_records_the_last_good_checkpoint_and_retry_resumes(home, small_disk, one_thread):
     runs = small_disk / "runs"
     job = aetui_json(home, "queue", *SMALL, "--steps", "40", "--runs-root", str(runs))["id"]
@@ -113,6 +114,7 @@ def test_disk_full_says_where_records_the_last_good_checkpoint_and_retry_resumes
 
 # ------------------------------------------------------------------ a corrupted newest checkpoint
 
+@pytest.mark.slow
 def test_corrupted_newest_checkpoint_falls_back_to_the_newest_that_loads(home, one_thread, capsys):
     job = aetui_json(home, "queue", *SMALL, "--steps", "20", "--checkpoint-every", "5")["id"]
     d = run_here(home, job, before_step(18))  # asked to stop before step 18: saves step 17
@@ -165,6 +167,7 @@ def test_a_diverged_model_asked_to_stop_is_never_checkpointed(home, one_thread):
 
 # ------------------------------------------------------------------ TensorBoard after a restart from 0
 
+@pytest.mark.slow
 def test_resuming_from_step_0_leaves_no_duplicated_tensorboard_points(home, one_thread):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
