@@ -68,14 +68,6 @@ def step_files(ckpt_dir: Path) -> list[Path]:
     return sorted(files, key=lambda p: int(_STEP_FILE.fullmatch(p.name).group(1)))
 
 
-def latest(ckpt_dir: Path) -> Path | None:
-    final = ckpt_dir / run_layout.FINAL
-    if final.is_file():
-        return final
-    files = step_files(ckpt_dir)
-    return files[-1] if files else None
-
-
 def newest_first(ckpt_dir: Path) -> list[Path]:
     """What a run may resume from, newest first: `final.pt`, then the step checkpoints."""
     final = ckpt_dir / run_layout.FINAL
