@@ -189,3 +189,28 @@ def test_resuming_from_step_0_leaves_no_duplicated_tensorboard_points(home, one_
         steps = [e.step for e in acc.Scalars(tag)]
         assert steps == sorted(set(steps)), f"{tag}: {steps}"
     assert [e.step for e in acc.Scalars("train/loss")] == [5, 10, 15]
+
+
+@pytest.mark.slow
+def test_a_run_resumed_from_its_final_checkpoint_keeps_its_final_loss(home, one_thread):
+    """A job killed after writing `final.pt` but before recording its run resumes from it
+    with nothing left to train: its final loss comes from the checkpoint, not from a record
+    that was never written."""
+    import sqlite3
+
+    job = aetui_json(home, "queue", *SMALL, "--steps", "10")["id"]
+    d = run_here(home, job)
+    assert d["status"] == "done", d["error"]
+    final_loss = d["metrics"]["final_loss"]
+    assert isinstance(final_loss, float)
+    # what such a kill leaves: the job back in the queue, its run without metrics
+    con = sqlite3.connect(home / "aetui.db")
+    with con:
+        con.execute("UPDATE job SET status = 'queued', ended_at = NULL WHERE id = ?", (job,))
+        con.execute("UPDATE run SET metrics = '{}' WHERE id = ?", (job,))
+    con.close()
+
+    d = run_here(home, job)
+    assert d["status"] == "done", d["error"]
+    assert d["attempts"][-1]["start_step"] == 10
+    assert d["metrics"]["final_loss"] == final_loss

@@ -146,6 +146,7 @@ class Training:
     first_step: int  # the first step of this attempt compiles/autotunes: timed apart
     warmup_s: float = 0.0
     last_ckpt_time: float = 0.0  # time.monotonic() of the last checkpoint (or the start)
+    last_loss: float | None = None  # the loss of the last log step (kept in checkpoints)
 
     @property
     def cuda(self) -> bool:
@@ -179,7 +180,6 @@ def _train(spec: TrainSpec, ctx: JobContext, dp=None) -> None:
     t = setup(spec, ctx, dp or Solo())  # a no-op `Solo` when this process is the whole job
     train_step = with_fake_oom(training_step(t), t.batch)  # the hook only when a test asks for it
     window = LossWindow(max(1, min(spec.log_every, spec.steps - t.step)), t.device)
-    last_loss = None
     while t.step < spec.steps:
         if t.dp.should_stop(ctx.should_stop, t.checkpoint_overdue()):
             stop(t, window)
@@ -198,15 +198,15 @@ def _train(spec: TrainSpec, ctx: JobContext, dp=None) -> None:
         if log_now or ckpt_now:  # never checkpoint a diverged model
             loss = window_loss(t, window)
         if log_now:
-            last_loss = loss
+            t.last_loss = loss
             window.clear()
-            log(t, last_loss, at_end)
+            log(t, loss, at_end)
         if images_now:
             log_images(t)
         if ckpt_now and not at_end:
             save_checkpoint(t)
         t.clock.resume()
-    finish(t, last_loss)
+    finish(t)
 
 
 # ------------------------------------------------------------------ set-up and resume
@@ -265,7 +265,8 @@ def setup(spec: TrainSpec, ctx: JobContext, dp) -> Training:
         use_bf16=spec.precision == "bf16" or (spec.precision == "auto" and cuda), use_compile=use_compile,
         ckpt_dir=ckpt_dir, resumed_from=resumed_from, step=step, wall_before=wall_before,
         train_s_before=train_s_before, t_start=t_start, tb=tb, fixed=fixed, fixed_noisy=fixed_noisy,
-        clock=clock, first_step=step + 1, last_ckpt_time=time.monotonic())
+        clock=clock, first_step=step + 1, last_ckpt_time=time.monotonic(),
+        last_loss=found.state.get("loss") if found else None)
 
 
 def build_model(spec: TrainSpec, device) -> tuple[Any, bool]:
@@ -312,7 +313,7 @@ def state_dict(t: Training) -> dict[str, Any]:
             "spec": spec.model_dump(mode="json"), "step": t.step, "model": t.model.state_dict(),
             "optimizer": t.opt.state_dict(), "order": t.order.state(), "rng": rng,
             "wall_s": t.wall_before + time.time() - t.t_start,
-            "train_s": t.train_s_before + t.warmup_s + t.clock.total}
+            "train_s": t.train_s_before + t.warmup_s + t.clock.total, "loss": t.last_loss}
 
 
 # ------------------------------------------------------------------ one step
@@ -436,7 +437,7 @@ def last_good_step(ckpt_dir: Path) -> int:
     return int(found.state["step"]) if found else 0
 
 
-def finish(t: Training, last_loss: float | None) -> None:
+def finish(t: Training) -> None:
     """Rank 0 evaluates, saves the final checkpoint and records the run's summary metrics."""
     import torch
 
@@ -445,7 +446,9 @@ def finish(t: Training, last_loss: float | None) -> None:
         t.tb.close()
         return
     spec, ctx, step, batch, clock = t.spec, t.ctx, t.step, t.batch, t.clock
-    if step == ctx.start_step and t.resumed_from is not None and t.resumed_from.name == run_layout.FINAL:
+    last_loss = t.last_loss
+    if last_loss is None and step == ctx.start_step and t.resumed_from is not None \
+            and t.resumed_from.name == run_layout.FINAL:  # a final checkpoint older than its "loss"
         last_loss = ctx_metrics_loss(ctx)
     heldout_mse = evaluate(t.model, t.model, t.heldout, batch // t.dp.world, t.use_bf16, t.device)
     # steady throughput: the first step (compilation, autotuning) is reported as compile_s
