@@ -174,6 +174,31 @@ def test_second_detached_worker_is_refused(home):
         os.kill(first["pid"], signal.SIGTERM)
 
 
+def test_worker_stop_ends_the_background_worker(home):
+    import time
+
+    from aetui.home import Home
+    from aetui.worker.registry import pid_alive, running_workers
+
+    assert "no background worker runs" in aetui(home, "worker", "--stop").stdout  # nothing to stop: fine
+    aetui(home, "pause")  # the background worker must not run anything here
+    first = json.loads(aetui_proc(home, "worker", "--detach", "--json").stdout)
+    try:
+        assert aetui_json(home, "worker", "--stop") == {"stopped": [first["pid"]]}
+        deadline = time.monotonic() + 60
+        while pid_alive(first["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pid_alive(first["pid"])
+        assert running_workers(Home(home)) == []
+        assert aetui_json(home, "worker", "--stop") == {"stopped": []}
+    finally:
+        import os
+        import signal
+
+        if pid_alive(first["pid"]):
+            os.kill(first["pid"], signal.SIGKILL)
+
+
 def test_a_users_error_is_one_line_exit_2_and_no_log(home):
     proc = aetui_proc(home, "queue", "unet", "--res", "48", check=False)
     assert proc.returncode == 2 and proc.stderr.strip() == "aetui: error: res must be a power of two, got 48"

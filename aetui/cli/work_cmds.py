@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
 def worker(
     until_empty: Annotated[bool, Opt("--until-empty", help="exit once no job is left that this worker could run (waits for running jobs, takes over those of dead workers)")] = False,
     detach: Annotated[bool, Opt("--detach", help="run in the background (one per home)")] = False,
+    stop: Annotated[bool, Opt("--stop", help="stop this home's background worker: its running jobs checkpoint and are requeued")] = False,
     devices: Annotated[Optional[str], Opt(help="comma list of devices to use, e.g. cuda:0,cuda:1 or cpu [default: all]; cpu:0,cpu:1,... are CPU slots, each one device for a job's --gpus (a CPU/test aid)", show_default=False)] = None,
     per_device: Annotated[int, Opt("--per-device", min=1, help="jobs run at once on each device")] = 1,
     grace: Annotated[float, Opt(min=0, help="seconds a stopped or cancelled job gets to checkpoint before it is killed")] = CANCEL_GRACE_S,
@@ -52,7 +53,7 @@ def worker(
     With `--executor slurm` each job is a Slurm job instead (`--max-jobs` at once); this
     worker submits them, renews nothing they cannot renew themselves, and records how they end.
 
-    Examples: `aetui worker` · `aetui worker --until-empty` · `aetui worker --detach` ·
+    Examples: `aetui worker` · `aetui worker --until-empty` · `aetui worker --detach` · `aetui worker --stop` ·
     `aetui worker --devices cuda:1 --per-device 2` · `aetui worker --devices cpu:0,cpu:1` (2 CPU slots) ·
     `aetui worker --executor slurm --partition gpu --gpus-per-job 1 --time 4:00:00`
     """
@@ -60,6 +61,8 @@ def worker(
     from aetui.worker.registry import running_workers
 
     h = home_of(home, runs_root)
+    if stop:
+        return _stop_background(h, json)
     available = discover()
     chosen = available
     if devices:
@@ -110,6 +113,23 @@ def worker(
         return
     _run_worker(h, chosen, until_empty, poll, per_device, grace, detached=False, executor=runner,
                 reserve_after=reserve_after)
+
+
+def _stop_background(h, as_json: bool) -> None:
+    """`worker --stop`: SIGTERM to the background worker; it exits once its jobs have
+    checkpointed and are back in the queue. Nothing to stop is not an error."""
+    from aetui.worker.registry import running_workers, stop_background
+
+    pids = stop_background(h)
+    if as_json:
+        print_json({"stopped": pids})
+    elif pids:
+        typer.echo(f"stop sent to the background worker (pid {', '.join(map(str, pids))}); "
+                   "its running jobs checkpoint and go back to the queue")
+    else:
+        others = [str(w.get("pid")) for w in running_workers(h)]
+        tail = f"; workers in a terminal (pid {', '.join(others)}) stop with Ctrl-C there" if others else ""
+        typer.echo(f"no background worker runs for {h.path}{tail}")
 
 
 @contextmanager

@@ -87,3 +87,21 @@ def registered(home: Home, *, devices: list[str], detached: bool) -> Iterator[No
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def stop_background(home: Home) -> list[int]:
+    """Ask this home's background workers (`worker --detach`) to stop: SIGTERM, on which a
+    worker has its jobs checkpoint and requeue, then exits. Returns the pids signalled
+    (none: no background worker runs). It does not wait for them to end."""
+    import signal
+
+    stopped = []
+    for info in running_workers(home):
+        if not info.get("detached"):
+            continue  # a worker in a terminal is stopped there (Ctrl-C)
+        try:
+            os.kill(int(info["pid"]), signal.SIGTERM)
+        except ProcessLookupError:
+            continue  # it ended meanwhile
+        stopped.append(int(info["pid"]))
+    return stopped
