@@ -153,6 +153,19 @@ def set_priority(home: Home, job_id: int, priority: int):
         return queue.set_priority(home.db, job_id=job_id, priority=priority)
 
 
+def set_paused(home: Home, paused: bool) -> None:
+    """Pause the queue (workers start nothing new; running jobs go on) or resume it."""
+    from store.queue import set_paused as store_set_paused
+
+    store_set_paused(home.db, paused)
+
+
+def is_paused(home: Home) -> bool:
+    from store.queries import is_paused as store_is_paused
+
+    return store_is_paused(home.db)
+
+
 def delete(home: Home, job_id: int) -> None:
     """Delete a finished job: its rows and its run folder together."""
     import shutil

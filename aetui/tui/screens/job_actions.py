@@ -36,6 +36,10 @@ JOB_BINDINGS = [
     Binding("minus", "priority_step(-1)", "Priority -1", show=False),
     Binding("D,delete", "delete_job", "Delete job", show=False, tooltip="rows and run folder, after a yes"),
     Binding("w", "start_worker", "Start worker", show=False, tooltip="aetui worker --detach"),
+    Binding("W", "stop_worker", "Stop worker", show=False,
+            tooltip="aetui worker --stop: its running jobs checkpoint and go back to the queue"),
+    Binding("P", "toggle_pause", "Pause/resume queue", show=False,
+            tooltip="aetui pause / resume: while paused nothing new starts"),
 ]
 
 
@@ -160,6 +164,12 @@ class JobActions:
     def action_start_worker(self) -> None:
         self._start_worker()
 
+    def action_stop_worker(self) -> None:
+        self._stop_worker()
+
+    def action_toggle_pause(self) -> None:
+        self._toggle_pause()
+
     # ---- workers ----------------------------------------------------------------------
     def run_op(self, op: str, job_id: int, *args) -> None:
         self._op(op, job_id, *args)
@@ -203,6 +213,35 @@ class JobActions:
             return
         text = (proc.stdout.strip() or proc.stderr.strip() or "worker started").splitlines()[-1]
         self.post_message(OpDone("worker", None, text.removeprefix("aetui: "), error=proc.returncode != 0))
+
+    @work(thread=True, exclusive=True, group="stop-worker", exit_on_error=False)
+    def _stop_worker(self) -> None:
+        from aetui.worker.registry import running_workers, stop_background
+
+        home = self.app.home
+        pids = stop_background(home)
+        if pids:
+            text = (f"stop sent to the background worker (pid {', '.join(map(str, pids))}); "
+                    "its running jobs checkpoint and go back to the queue")
+        elif others := running_workers(home):
+            text = f"no background worker; the worker in a terminal (pid {others[0]['pid']}) stops with Ctrl-C there"
+        else:
+            text = "no worker runs"
+        self.post_message(OpDone("worker", None, text, error=not pids))
+
+    @work(thread=True, exclusive=True, group="pause", exit_on_error=False)
+    def _toggle_pause(self) -> None:
+        from aetui import jobs
+
+        home = self.app.home
+        try:
+            paused = not jobs.is_paused(home)
+            jobs.set_paused(home, paused)
+        except Exception as e:  # a busy or broken store: say so, keep the dashboard up
+            self.post_message(OpDone("pause", None, f"pause/resume failed: {type(e).__name__}: {e}", error=True))
+            return
+        self.post_message(OpDone("pause", None, "queue paused: nothing new starts (P resumes)" if paused
+                                 else "queue resumed"))
 
     def on_op_done(self, message: OpDone) -> None:
         message.stop()

@@ -360,5 +360,7 @@ class MainScreen(JobActions, Screen):
         if message.op == "delete" and not message.error:
             self.table.marked.discard(message.job_id)
         self.refresh_now()
+        if message.op in ("pause", "worker"):
+            self._sample_devices_now()  # the devices strip says whether it is paused, which workers run
         if message.op == "delete":
             self._reload(follow=False)

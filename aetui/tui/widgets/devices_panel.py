@@ -77,6 +77,7 @@ class DevicesPanel(Widget):
             status.append(" · w starts one in the background", style="dim")
         if r.paused:
             status.append(" · queue paused", style="bold red")
+            status.append(" (P resumes)", style="dim")
         status.truncate(width, overflow="ellipsis")
         lines.append(status)
         return Text("\n").join(lines)
