@@ -13,6 +13,8 @@ from typing import Any
 
 from store.states import JobStatus
 
+STOPPING = "stopping…"
+
 
 @dataclass(frozen=True)
 class JobRow:
@@ -33,6 +35,9 @@ class JobRow:
     error: str | None
     created_at: float
     updated_at: float
+    # a running job whose cancel was asked (`Job.cancel_requested`): shown as stopping…
+    # until its worker records how it ended; not a status of its own in the store
+    stopping: bool = False
 
     @classmethod
     def from_job(cls, job: Any) -> "JobRow":
@@ -44,11 +49,17 @@ class JobRow:
             step=job.step or 0, total_steps=job.total_steps or 0, loss=job.loss, images_per_s=job.images_per_s,
             eta_s=job.eta_s, parent_id=job.parent_id, error=job.error, created_at=job.created_at,
             updated_at=job.updated_at,
+            stopping=bool(getattr(job, "cancel_requested", False)) and job.status == JobStatus.RUNNING,
         )
 
     @property
     def fraction(self) -> float:
         return min(1.0, self.step / self.total_steps) if self.total_steps else (1.0 if self.status == JobStatus.DONE else 0.0)
+
+    @property
+    def shown_status(self) -> str:
+        """The status as the dashboard says it: `stopping…` while a cancel is on its way."""
+        return STOPPING if self.stopping else self.status
 
     @property
     def title(self) -> str:

@@ -82,7 +82,8 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     t = Table.grid(padding=(0, 1))
     t.add_column(style="dim", no_wrap=True)
     t.add_column(overflow="fold")
-    status = Text(d["status"], style=f"bold {colour(d['status'])}")
+    shown = row.shown_status if d["status"] == row.status else d["status"]
+    status = Text(shown, style=f"bold {colour(d['status'])}")
     if d.get("attempts"):
         status.append(f"  attempt {len(d['attempts'])}", style="dim")
     t.add_row("status", status)
@@ -204,7 +205,7 @@ class RunScreen(JobActions, GraphicsScreen):
 
     def _title(self) -> str:
         r = self.row
-        return f"#{r.id} {r.kind} · {r.label or '—'} · {r.status}"
+        return f"#{r.id} {r.kind} · {r.label or '—'} · {r.shown_status}"
 
     def on_mount(self) -> None:
         self.query_one("#run-image", ImageView).placeholder = "no result image yet"

@@ -92,7 +92,7 @@ def cell_text(row: JobRow, key: str, width: int) -> str:
     if key == "res":
         return "" if row.res is None else str(row.res)
     if key == "status":
-        return row.status
+        return row.shown_status
     if key == "loss":
         return fmt.num(row.loss, 3, width)
     if key == "images_per_s":
