@@ -50,8 +50,23 @@ class AetuiApp(App[None]):
             self.push_screen(HelpScreen(self.screen))
 
 
+def quit_note(home: Home) -> str:
+    """The line printed as the dashboard closes: whether a worker goes on running jobs."""
+    from aetui.worker.registry import running_workers
+
+    workers = running_workers(home)
+    background = [str(w.get("pid")) for w in workers if w.get("detached")]
+    if background:
+        return (f"aetui: the background worker keeps running (pid {', '.join(background)}); "
+                "`aetui worker --stop` stops it")
+    if workers:
+        return f"aetui: a worker keeps running in a terminal (pid {', '.join(str(w.get('pid')) for w in workers)})"
+    return "aetui: no worker runs for this home; queued jobs wait for `aetui worker`"
+
+
 def run_dashboard(home: Home, graphics: str | None = None) -> None:
-    """Open the dashboard on `home` (blocks until the user quits).
+    """Open the dashboard on `home` (blocks until the user quits), then say whether a
+    worker keeps running (`quit_note`).
 
     A bad `--graphics` is the CLI's kind of error: one line and exit code 2.
     """
@@ -65,3 +80,7 @@ def run_dashboard(home: Home, graphics: str | None = None) -> None:
         print(f"aetui: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     app.run()
+    try:
+        print(quit_note(home))
+    except OSError:  # an unreadable workers folder must not turn a quit into a traceback
+        pass
