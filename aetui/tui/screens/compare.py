@@ -14,11 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from aetui.tui.data.results import Picture, Results
 from aetui.tui.screens.graphics_screen import GraphicsScreen
 from aetui.tui.widgets.image_view import ImageView
+from aetui.tui.widgets.keys_footer import KeysFooter
 from aetui.tui.widgets.loss_plot import PALETTE, LossPlot, series
 
 MAX_SIDE_BY_SIDE = 4
@@ -86,7 +87,7 @@ class CompareScreen(GraphicsScreen):
                     yield ImageView(id=f"compare-image-{n}")
         yield Static("", id="compare-step", markup=False)
         yield LossPlot(id="compare-plot")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         for n in range(min(len(self.job_ids), MAX_SIDE_BY_SIDE)):

@@ -16,7 +16,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from aetui.tui.data.devices import DevicesReport
@@ -27,6 +27,7 @@ from aetui.tui.screens.job_actions import JOB_BINDINGS, JobActions
 from aetui.tui.widgets.devices_panel import DevicesPanel
 from aetui.tui.widgets.filter_editor import prompt as filter_prompt
 from aetui.tui.widgets.job_table import JobTable
+from aetui.tui.widgets.keys_footer import KeysFooter
 from aetui.tui.widgets.status_tabs import StatusTabs
 
 
@@ -100,7 +101,7 @@ class MainScreen(JobActions, Screen):
         yield Static("", id="filter", markup=False)
         yield JobTable(id="jobs")
         yield DevicesPanel(id="devices")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def table(self) -> JobTable:

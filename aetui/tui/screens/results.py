@@ -20,6 +20,7 @@ from aetui.tui.data.results import Album, Results
 from aetui.tui.data.rows import JobRow
 from aetui.tui.screens.graphics_screen import GraphicsScreen
 from aetui.tui.widgets.image_view import ImageView
+from aetui.tui.widgets.keys_footer import KeysFooter
 from store.states import JobStatus
 
 POINT_COLUMNS = (("level", "level"), ("input_mse", "in MSE"), ("output_mse", "out MSE"), ("ratio", "ratio"),
@@ -96,7 +97,7 @@ class ResultsScreen(GraphicsScreen):
                 yield points
                 yield ImageView(id="results-plot")
                 yield Static("", id="results-info")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#results-image", ImageView).placeholder = "loading…"

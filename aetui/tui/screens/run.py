@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
+from textual.widgets import Log, Static, TabbedContent, TabPane
 
 from aetui.run_summary import summary
 from aetui.status_style import colour
@@ -33,6 +33,7 @@ from aetui.tui.messages import OpDone
 from aetui.tui.screens.graphics_screen import GraphicsScreen
 from aetui.tui.screens.job_actions import JOB_BINDINGS, JobActions
 from aetui.tui.widgets.image_view import ImageView
+from aetui.tui.widgets.keys_footer import KeysFooter
 from aetui.tui.widgets.loss_plot import LossPlot, series
 from store.states import JobStatus
 
@@ -201,7 +202,7 @@ class RunScreen(JobActions, GraphicsScreen):
             with TabPane("5 Checkpoints", id="tab-checkpoints"):
                 with VerticalScroll():
                     yield Static(id="run-checkpoints")
-        yield Footer()
+        yield KeysFooter()
 
     def _title(self) -> str:
         r = self.row
