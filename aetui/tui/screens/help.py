@@ -39,7 +39,15 @@ def key_rows(screen: Screen) -> list[tuple[str, str, str]]:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+    BINDINGS = [
+        Binding("escape,q,question_mark", "close", "Close"),
+        Binding("j,down", "scroll(1)", "Down", show=False),
+        Binding("k,up", "scroll(-1)", "Up", show=False),
+        Binding("space,pagedown,ctrl+f", "page(1)", "Page down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False),
+        Binding("g,home", "jump(0)", "Top", show=False),
+        Binding("G,end", "jump(1)", "Bottom", show=False),
+    ]
 
     def __init__(self, below: Screen) -> None:
         super().__init__()
@@ -56,7 +64,24 @@ class HelpScreen(ModalScreen[None]):
             yield Static("Keys  (ctrl+p: command palette finds every action)", classes="dialog-title")
             with VerticalScroll():
                 yield Static(table)
-            yield Static("esc: close", classes="hint")
+            yield Static("j/k, space, g/G: scroll · esc: close", classes="hint")
+
+    # the list is longer than a 24-line terminal: it scrolls with the keys the table uses
+    @property
+    def _scroll(self) -> VerticalScroll:
+        return self.query_one(VerticalScroll)
+
+    def action_scroll(self, lines: int) -> None:
+        self._scroll.scroll_relative(y=lines, animate=False, immediate=True)
+
+    def action_page(self, direction: int) -> None:
+        view = self._scroll
+        view.scroll_relative(y=direction * max(1, view.scrollable_content_region.height - 1), animate=False,
+                             immediate=True)
+
+    def action_jump(self, end: int) -> None:
+        view = self._scroll
+        view.scroll_to(y=view.max_scroll_y if end else 0, animate=False, immediate=True)
 
     def action_close(self) -> None:
         self.dismiss(None)
