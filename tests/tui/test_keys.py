@@ -56,3 +56,41 @@ def test_the_help_overlay_scrolls_with_j_and_k(seeded):
         assert isinstance(pilot.app.screen, MainScreen)
 
     drive(app, scenario, size=(80, 24))
+
+
+def test_o_sorts_by_the_column_chosen_in_the_menu_in_one_step(seeded):
+    from aetui.tui.screens.launch import LaunchScreen
+    from aetui.tui.screens.sort_menu import SortMenu
+
+    from .helpers import burst, settle, table_ids
+
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        screen = pilot.app.screen
+        await pilot.press("o")
+        await until(pilot, lambda: isinstance(pilot.app.screen, SortMenu), what="sort menu")
+        text = screen_text(pilot.app)
+        assert " l  loss" in text and " P  pri (priority)" in text and "▼ now" in text, text
+        await pilot.press("P")  # priority, high first (the direction stays)
+        await until(pilot, lambda: screen.table.job_query.sort == "priority", what="sorted by priority")
+        assert isinstance(pilot.app.screen, MainScreen) and screen.query_state.descending
+        await pilot.press("o", "P")  # the same column again: reversed
+        await until(pilot, lambda: not screen.table.job_query.descending, what="reversed")
+        await pilot.press("o", "up", "enter")  # or move in the list (it opens on the current column)
+        await until(pilot, lambda: screen.table.job_query.sort == "device", what="sorted by device")
+        await pilot.press("o", "escape")  # nothing chosen: nothing changes
+        assert isinstance(pilot.app.screen, MainScreen) and screen.query_state.sort == "device"
+        # typed in one burst, the letter reaches the menu, not the table (`l` would launch)
+        burst(pilot, ["o", "s"])
+        await until(pilot, lambda: screen.table.job_query.sort == "status", what="sorted by status")
+        await settle(pilot)
+        assert isinstance(pilot.app.screen, MainScreen) and not pilot.app.screen_stack[1:]
+        burst(pilot, ["o", "l"])
+        await until(pilot, lambda: screen.table.job_query.sort == "loss", what="sorted by loss")
+        await settle(pilot)
+        assert not any(isinstance(s, LaunchScreen) for s in pilot.app.screen_stack)
+        assert sorted(table_ids(pilot)) == sorted(ids.values())
+
+    drive(app, scenario, size=(80, 24))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 
 from textual import work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -21,7 +22,7 @@ from textual.worker import get_current_worker
 
 from aetui.tui.data.devices import DevicesReport
 from aetui.tui.data.rows import JobRow
-from aetui.tui.data.window import FILTER_STATUSES, SORT_KEYS, STATIC_SORTS, Changes, JobQuery
+from aetui.tui.data.window import FILTER_STATUSES, STATIC_SORTS, Changes, JobQuery
 from aetui.tui.messages import OpDone
 from aetui.tui.screens.job_actions import JOB_BINDINGS, JobActions
 from aetui.tui.widgets.devices_panel import DevicesPanel
@@ -75,7 +76,8 @@ class MainScreen(JobActions, Screen):
 
     BINDINGS = [
         Binding("s", "cycle_status", "Status", tooltip="cycle the status filter"),
-        Binding("o", "cycle_sort", "Sort", tooltip="sort by the next column"),
+        # priority, awaited: a letter typed right behind `o` (one burst) must reach the menu
+        Binding("o", "sort_menu", "Sort", priority=True, tooltip="sort by a column: o, then its letter"),
         Binding("O", "reverse_sort", "Reverse sort", show=False, tooltip="newest/oldest, high/low"),
         Binding("r", "results", "Results", tooltip="the run's pictures: grids, triplets, frames"),
         Binding("c", "compare", "Compare", tooltip="the marked runs side by side"),
@@ -312,10 +314,20 @@ class MainScreen(JobActions, Screen):
         q = self.query_state
         self._set_query(JobQuery(message.status, q.text, q.sort, q.descending))
 
-    def action_cycle_sort(self) -> None:
+    async def action_sort_menu(self) -> None:
+        from aetui.tui.screens.sort_menu import SortMenu
+
+        await self._keys_before()
+        if self._typing():
+            raise SkipAction()
         q = self.query_state
-        nxt = SORT_KEYS[(SORT_KEYS.index(q.sort) + 1) % len(SORT_KEYS)]
-        self._set_query(JobQuery(q.status, q.text, nxt, q.descending))
+        await self.app.push_screen(SortMenu(q.sort, q.descending), self._sort_chosen)
+
+    def _sort_chosen(self, key: str | None) -> None:
+        """A new column keeps the direction; the current one again reverses it."""
+        if key is not None:
+            q = self.query_state
+            self._set_query(JobQuery(q.status, q.text, key, q.descending != (key == q.sort)))
 
     def action_reverse_sort(self) -> None:
         q = self.query_state
