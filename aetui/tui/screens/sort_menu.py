@@ -23,10 +23,6 @@ NAMES = {"images_per_s": "img/s (throughput)", "priority": "pri (priority)", "et
 
 
 class SortMenu(ModalScreen[str | None]):
-    DEFAULT_CSS = """
-    SortMenu #sort-menu { width: 36; }
-    SortMenu OptionList { height: auto; max-height: 16; border: none; padding: 0; }
-    """
     BINDINGS = [
         Binding("escape,q,o", "cancel", "Cancel"),
         *[Binding(LETTERS[key], f"choose('{key}')", f"Sort by {TITLES.get(key, key)}", show=False)

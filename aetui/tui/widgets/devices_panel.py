@@ -67,6 +67,9 @@ class DevicesPanel(Widget):
             return Text("devices: looking…", style="dim")
         lines = [device_line(d, width, r.running_labels) for d in r.devices]
         status = Text()
+        if r.paused:  # first: the line is cut at the right on a narrow terminal
+            status.append("queue paused", style="bold red")
+            status.append(" (P resumes) · ", style="dim")
         if r.workers:
             pids = ", ".join(str(w.get("pid")) for w in r.workers)
             status.append("worker ", style="dim")
@@ -75,9 +78,6 @@ class DevicesPanel(Widget):
         else:
             status.append("no worker running", style="bold yellow")
             status.append(" · w starts one in the background", style="dim")
-        if r.paused:
-            status.append(" · queue paused", style="bold red")
-            status.append(" (P resumes)", style="dim")
         status.truncate(width, overflow="ellipsis")
         lines.append(status)
         return Text("\n").join(lines)
