@@ -29,7 +29,7 @@ LOCATION = str(Path(__file__).resolve().parent)
 INITIAL = "0001"
 # The newest revision in versions/, so that opening a current database imports no alembic
 # (~0.2 s); tests/test_migrations.py checks it against the files. Bump it with each revision.
-HEAD = "0002"
+HEAD = "0003"
 VERSION_TABLE = "alembic_version"
 _PG_LOCK_KEY = 0x61657475  # "aetu": the advisory lock that serialises schema changes
 
@@ -163,9 +163,17 @@ def _locked(engine: Engine) -> Iterator[Connection]:
     from sqlalchemy import inspect, text  # noqa: F401
 
     if engine.dialect.name == "sqlite":
-        bind = engine.execution_options(immediate=True)  # BEGIN IMMEDIATE: the write lock
-        with bind.begin() as conn:
-            yield conn
+        # foreign keys off while tables are rebuilt (SQLite's own procedure for table changes:
+        # dropping the old table would otherwise check or delete the rows that refer to it);
+        # the pragma only takes effect outside a transaction, so it goes before BEGIN
+        with engine.execution_options(immediate=True).connect() as conn:  # BEGIN IMMEDIATE: the write lock
+            raw = conn.connection.driver_connection
+            raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                raw.execute("PRAGMA foreign_keys=ON")
         return
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
