@@ -86,6 +86,7 @@ def ensure_schema(engine: Engine, location: str = LOCATION) -> None:
             raise SchemaError(
                 f"the database is at schema revision {current}, this aetui needs {target}: "
                 "run `aetui db upgrade` once (after updating aetui on every machine that uses it)")
+        _backup(engine, target)
         _upgrade(conn, location)
 
 
@@ -101,6 +102,8 @@ def upgrade(engine: Engine, location: str = LOCATION) -> tuple[str | None, str]:
         if before is None:
             _stamp(conn, INITIAL, location)
         _known(before or INITIAL, location)
+        if before != head(location):
+            _backup(engine, head(location))
         _upgrade(conn, location)
         return before, head(location)
 
@@ -179,6 +182,14 @@ def _locked(engine: Engine) -> Iterator[Connection]:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         yield conn
+
+
+def _backup(engine: Engine, target: str) -> None:
+    """SQLite: a backup of the store as it is before it is migrated (`store.backup`)."""
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        from store.backup import take
+
+        take(Path(engine.url.database), f"before-{target}")
 
 
 def _create(conn: Connection, location: str) -> None:
