@@ -18,17 +18,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-try:  # the store serves aetui, whose CLI shows a UserError as one line (exit 2)
-    from aetui.errors import UserError as _Refusal
-except ImportError:  # pragma: no cover - the store without aetui
-    _Refusal = ValueError
-
 # SQLite's words for a file that is not (or no longer) a sound database
 DAMAGE_WORDS = ("file is not a database", "malformed", "file is encrypted", "not a database")
 
 
-class StoreDamaged(_Refusal):
-    """The store file is truncated or corrupted; the text says what to do."""
+class StoreDamaged(ValueError):
+    """The store file is truncated or corrupted; the text says what to do (the CLI shows it
+    as one line, exit 2: `aetui.cli.options.is_user_error`)."""
 
 
 def advice(path: Path | str) -> str:

@@ -52,7 +52,7 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
         run_dir = job_run_dir(home, job_id, job)
     except NotOurs as e:  # another job's files: write nothing there
         print(f"aetui: {e}", file=sys.stderr)
-        queue.finish(home.db, job_id=job_id, worker=owner, status="failed", error=str(e))
+        queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.FAILED, error=str(e))
         return EXIT_FAILED
     parent_dir = None
     if job.parent_id is not None:

@@ -128,7 +128,7 @@ class Worker:
         try:
             run_dir = job_run_dir(self.home, job_id)
         except NotOurs as e:  # another job's files: fail this job, write nothing there
-            queue.finish(self.home.db, job_id=job_id, worker=self.owner, status="failed", error=str(e))
+            queue.finish(self.home.db, job_id=job_id, worker=self.owner, status=JobStatus.FAILED, error=str(e))
             self.log(f"job {job_id}: failed: {e}")
             return
         if self.executor is not None:  # the job runs elsewhere (Slurm); its handle acts as the Popen
