@@ -2,9 +2,10 @@
 
 A backup is taken with SQLite's online backup API (a consistent copy while workers write),
 checked with `PRAGMA quick_check`, and only then kept, so a damaged store never rotates the
-good backups away. When: before every schema migration, and at most once a day when the
-store is opened (`store.engine.open_db`: a worker starting, any verb that opens it). The
-newest `KEEP` are kept in `backups/` next to the store file.
+good backups away. When: before every schema migration, at most once a day after a
+process's first write (`store.engine.write`: a worker's first claim, a verb that changes
+something), and on `aetui db backup`. The newest `KEEP` are kept in `backups/` next to the
+store file.
 
 `restore` puts a backup in the store's place; the file it replaces (damaged, empty) is
 kept beside it as `aetui.db.damaged-<time>`, never deleted.

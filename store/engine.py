@@ -30,10 +30,10 @@ def open_db(target: str | Path) -> Engine:
     create or upgrade it one after the other under a lock, never racing.
 
     SQLite: a new store is made only where no file is, whole or not at all (`_create_file`);
-    an empty or corrupted file is refused (`store.health.StoreDamaged`), never replaced; a
-    backup is taken at most daily (`store.backup`).
+    an empty or corrupted file is refused (`store.health.StoreDamaged`), never replaced; after
+    its first write a backup is taken, at most daily (`write`, `store.backup`).
     """
-    from store import backup, health
+    from store import health
     from store.migrations import ensure_schema
 
     path = sqlite_file(target)
@@ -43,8 +43,6 @@ def open_db(target: str | Path) -> Engine:
             _create_file(path)
     engine = make_engine(target, create=path is None)
     ensure_schema(engine)
-    if path is not None:
-        backup.take_if_due(path)
     return engine
 
 
@@ -150,11 +148,30 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 @contextmanager
 def write(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction holds the write lock from its first statement."""
+    """A session whose transaction holds the write lock from its first statement.
+
+    SQLite: after an engine's first write that commits (a worker's first claim, a verb that
+    changes something), the store's daily backup is taken if due (`store.backup`); a verb
+    that is refused or only reads writes nothing, not even a backup."""
     bind = engine.execution_options(immediate=True) if engine.dialect.name == "sqlite" else engine
     with Session(bind, expire_on_commit=False) as session:
         with session.begin():
             yield session
+    if engine.dialect.name == "sqlite" and not getattr(engine, "_aetui_backup_checked", False):
+        engine._aetui_backup_checked = True
+        _daily_backup(engine)
+
+
+def _daily_backup(engine: Engine) -> None:
+    from store import backup
+    from store.health import StoreDamaged
+
+    if not engine.url.database:
+        return
+    try:
+        backup.take_if_due(Path(engine.url.database))
+    except StoreDamaged:  # the write is done; `aetui db status` and `db check` say what is wrong
+        pass
 
 
 @contextmanager
