@@ -80,7 +80,7 @@ def take(db: Path, reason: str) -> Path | None:
 def take_if_due(db: Path) -> Path | None:
     """A daily backup, when the newest is a day old (or there is none) and the store has
     jobs to lose. A read-only home simply gets none; a store whose copy is not sound raises
-    `StoreDamaged` (and, no backup being newer, does so on every open until it is mended)."""
+    `StoreDamaged` (and no good backup is rotated away)."""
     try:
         newest = backups(db)
         if newest and time.time() - newest[0].stat().st_mtime < DAILY_S:
