@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 from aetui.errors import UserError
 from aetui.home import Home
+from aetui.run_owner import resolve
 from aetui.specs import ModelInfo, parse_spec
 from store.states import JobStatus
 
@@ -55,9 +56,12 @@ def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int 
         _check_devices(spec, device)
     rows = [dict(kind=kind, spec=spec.model_dump(mode="json"), label=spec.label,
                  total_steps=getattr(spec, "steps", 0) or 0, gpus=getattr(spec, "gpus", 1)) for spec in parsed]
+    from aetui.run_owner import stored_root
+    from store.ids import highest_run_folder
+
     with _queue_errors():
-        return enqueue_many(home.db, rows, run_root=str(home.runs), priority=priority, device=device,
-                            after_id=after, parent_id=parent)
+        return enqueue_many(home.db, rows, run_root=stored_root(home.path, home.runs), priority=priority,
+                            device=device, after_id=after, parent_id=parent, id_floor=highest_run_folder(home.runs))
 
 
 def _check_devices(spec: Any, device: str) -> None:
@@ -174,8 +178,9 @@ def delete(home: Home, job_id: int) -> None:
 
     with _queue_errors():
         run = queue.delete(home.db, job_id=job_id)
-    if run is not None and Path(run.run_dir).is_dir():
-        shutil.rmtree(run.run_dir, ignore_errors=True)
+    folder = resolve(home.path, run.run_dir) if run is not None else None
+    if folder is not None and folder.is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def iso(t: float | None) -> str | None:
@@ -211,7 +216,7 @@ def job_detail(home: Home, job_id: int) -> dict[str, Any]:
         "metrics": metrics,
         "results": dict(run.results) if run else {},
         "artifacts": dict(run.artifacts) if run else {},
-        "run_dir": run.run_dir if run else None,
+        "run_dir": str(resolve(home.path, run.run_dir)) if run else None,
         "host": run.host if run else None,
         # the Slurm job that runs or ran it (`worker --executor slurm`): id, state, node, logs
         "slurm": dict(run.results.get("slurm") or {}) or None if run else None,

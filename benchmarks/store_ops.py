@@ -25,6 +25,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -167,9 +168,13 @@ def raw_enqueue(path: Path, n: int) -> float:
     template.pop("id")
     runs_root = Path(dict(con.execute("SELECT * FROM run ORDER BY id LIMIT 1").fetchone())["run_dir"]).parent
     job_sql, job_args = _fill(con, "job", template)
+    columns = job_sql.split("(", 1)[1].split(")", 1)[0].split(", ")
+    uid_at = columns.index("uid") if "uid" in columns else None  # unique: each job gets its own, below
     t0 = time.perf_counter()
     for _ in range(n):
         con.execute("BEGIN IMMEDIATE")
+        if uid_at is not None:
+            job_args[uid_at] = uuid.uuid4().hex
         job_id = con.execute(job_sql, job_args).lastrowid
         run_sql, run_args = _fill(con, "run", {"id": job_id, "run_dir": str(run_dir(runs_root, job_id)), "metrics": "{}",
                                                "artifacts": "{}", "results": "{}", "versions": "{}"})

@@ -202,6 +202,7 @@ def run_aetui(cfg: dict[str, Any], npy: Path, batch: int, device, steps: int, co
     from aetui.jobs import submit
     from aetui.worker.execute import EXIT_DONE
     from aetui.worker.foreground import run_now
+    from aetui.run_owner import resolve
     from store import queries
 
     home = Home.resolve(home_path)
@@ -215,7 +216,7 @@ def run_aetui(cfg: dict[str, Any], npy: Path, batch: int, device, steps: int, co
     run = queries.get_run(home.db, job.id)
     if code != EXIT_DONE:
         raise RuntimeError(f"aetui job {job.id} ended with code {code}: {queries.get_job(home.db, job.id).error}")
-    shutil.rmtree(run.run_dir, ignore_errors=True)  # checkpoints of the big MLP are ~1 GB
+    shutil.rmtree(resolve(home.path, run.run_dir), ignore_errors=True)  # checkpoints of the big MLP are ~1 GB
     return dict(run.metrics)
 
 

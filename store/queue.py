@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
@@ -18,6 +19,7 @@ from sqlalchemy.orm import aliased
 
 from aetui import run_layout
 from store.engine import read, write
+from store.ids import raise_floor
 from store.runnable import BEST_FIRST, may_run
 from store.states import AttemptOutcome, JobStatus
 from store.tables import FINISHED, Attempt, Job, Run, Setting
@@ -40,14 +42,17 @@ def enqueue_many(
     device: str = "auto",
     parent_id: int | None = None,
     after_id: int | None = None,
+    id_floor: int = 0,
 ) -> list[Job]:
     """Add jobs (each with its run row, folder `run_root/<id>`) in one transaction.
 
     Each row gives kind, spec, label and optionally total_steps. More than one row makes
-    a group: `group_id` is the first job's id.
+    a group: `group_id` is the first job's id. `id_floor`: the new ids are above it (the
+    highest run folder there is, `store.ids`).
     """
     now = time.time()
     with write(db) as s:
+        raise_floor(s, id_floor)
         for ref, what in ((parent_id, "parent"), (after_id, "--after")):
             if ref is not None and s.get(Job, ref) is None:
                 raise QueueError(f"{what} job {ref} does not exist")
@@ -55,7 +60,7 @@ def enqueue_many(
         if dep is not None and dep.status in (JobStatus.FAILED, JobStatus.CANCELLED):
             raise QueueError(f"--after job {after_id} is {dep.status}, so this job could never run; "
                              f"retry it first (`aetui retry {after_id}`)")
-        values = [dict(kind=row["kind"], spec=row["spec"], label=row.get("label", ""),
+        values = [dict(uid=uuid4().hex, kind=row["kind"], spec=row["spec"], label=row.get("label", ""),
                        total_steps=row.get("total_steps", 0), gpus=row.get("gpus", 1), priority=priority,
                        device=device, parent_id=parent_id, after_id=after_id, created_at=now, updated_at=now)
                   for row in rows]

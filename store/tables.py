@@ -4,6 +4,7 @@ queries are plain comparisons on every backend."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from sqlalchemy import JSON, Column, String
 from sqlalchemy.types import TypeDecorator
@@ -35,9 +36,18 @@ class StateString(TypeDecorator):
 
 
 class Job(SQLModel, table=True):
-    """One validated request of one kind (train, sweep, walk, probe) and its live state."""
+    """One validated request of one kind (train, sweep, walk, probe) and its live state.
+
+    Ids are never given twice (SQLite AUTOINCREMENT, a PostgreSQL sequence), so `runs/7/`
+    and notes about job 7 keep their meaning after job 7 is deleted. `uid` names the job
+    for good: its run folder and checkpoints carry it (`aetui.run_owner`), so a job never
+    adopts another job's files, even after the store is lost and ids start again.
+    """
+
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(default_factory=lambda: uuid4().hex, index=True, unique=True)
     kind: str = Field(index=True)
     status: JobStatus = Field(default=JobStatus.QUEUED, index=True, sa_type=StateString(JobStatus))
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -71,7 +81,7 @@ class Run(SQLModel, table=True):
     """What a job produced: its folder, summary metrics, artifacts and provenance."""
 
     id: int = Field(primary_key=True, foreign_key="job.id")
-    run_dir: str
+    run_dir: str  # relative to the home when inside it (a copied home stays whole); else absolute
     host: str | None = None
     device: str | None = None
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -119,6 +119,7 @@ def test_two_processes_train_like_one_on_the_same_global_batch(home):
 
 def test_killing_one_rank_stops_the_job_and_it_resumes_on_two_devices(home, procs):
     from aetui.home import Home
+    from aetui.run_owner import resolve
     from aetui.worker.gang import BROKEN
     from store import queries
 
@@ -128,7 +129,7 @@ def test_killing_one_rank_stops_the_job_and_it_resumes_on_two_devices(home, proc
     log = open(home.parent / "worker.log", "wb")
     worker = procs.start(worker_cmd(), cwd=ROOT, env=env_for(home), stdout=log, stderr=subprocess.STDOUT)
     try:
-        ckpt = Path(queries.get_run(db, job["id"]).run_dir) / "checkpoints" / "step_00000010.pt"
+        ckpt = resolve(home, queries.get_run(db, job["id"]).run_dir) / "checkpoints" / "step_00000010.pt"
         deadline = time.time() + 300
         while not ckpt.is_file() and time.time() < deadline and worker.poll() is None:
             time.sleep(0.2)

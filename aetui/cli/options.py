@@ -64,12 +64,13 @@ def user_errors(fn: Callable) -> Callable:
 
 
 def is_user_error(e: BaseException) -> bool:
-    """`UserError`, or the store's refusals (`QueueError`, `SchemaError`): the store sits
-    below aetui and does not know `UserError`. They are looked up among the loaded
+    """`UserError`, or the store's refusals (`QueueError`, `SchemaError`, `StoreDamaged`):
+    the store sits below aetui and does not know `UserError`. They are looked up among the loaded
     modules, so checking costs no import: a module never loaded raised nothing."""
     if isinstance(e, UserError):
         return True
-    for module, name in (("store.queue", "QueueError"), ("store.migrations", "SchemaError")):
+    for module, name in (("store.queue", "QueueError"), ("store.migrations", "SchemaError"),
+                         ("store.health", "StoreDamaged")):
         loaded = sys.modules.get(module)
         if loaded is not None and isinstance(e, getattr(loaded, name)):
             return True

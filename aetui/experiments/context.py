@@ -60,6 +60,7 @@ class JobContext:
     start_step: int = 0
     batch_size: int = 0  # set by runners that report images/s, for the ETA
     owner: str | None = None  # the lease holder; progress is refused once it lost the lease
+    job_uid: str | None = None  # the job's own name, written into its checkpoints (`aetui.run_owner`)
     _last_report: float = field(default=0.0, repr=False)
 
     def started(self, step: int) -> None:

@@ -31,6 +31,7 @@ from aetui.experiments.disk_full import disk_full, no_space
 from aetui.experiments.oom import fail_or_retry, is_out_of_memory, with_fake_oom
 from aetui.experiments.tensorboard import hparams, image_grid, save_png, writer
 from aetui.run_layout import RunLayout
+from aetui.run_owner import CHECKPOINT_KEY, check_checkpoint
 from aetui.specs import TrainSpec
 
 N_FIXED = 8  # held-out images shown in the image grids
@@ -237,6 +238,8 @@ def setup(spec: TrainSpec, ctx: JobContext, dp) -> Training:
     if dp.main:  # the temp files of writes a kill interrupted
         checkpoint.remove_leftovers(ckpt_dir)
     found = checkpoint.newest_loadable(ckpt_dir, map_location=str(device))
+    if found is not None:
+        check_checkpoint(found.state, found.path, ctx.job_uid, ctx.job_id)  # never another job's weights
     resumed_from = found.path if found else None
     step, wall_before, train_s_before = resume(found.state if found else None, model, opt, order, device)
     note = found.fallback_note() if found else None
@@ -313,7 +316,8 @@ def state_dict(t: Training) -> dict[str, Any]:
             "spec": spec.model_dump(mode="json"), "step": t.step, "model": t.model.state_dict(),
             "optimizer": t.opt.state_dict(), "order": t.order.state(), "rng": rng,
             "wall_s": t.wall_before + time.time() - t.t_start,
-            "train_s": t.train_s_before + t.warmup_s + t.clock.total, "loss": t.last_loss}
+            "train_s": t.train_s_before + t.warmup_s + t.clock.total, "loss": t.last_loss,
+            CHECKPOINT_KEY: t.ctx.job_uid}
 
 
 # ------------------------------------------------------------------ one step

@@ -46,15 +46,20 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
     if job.status != JobStatus.RUNNING or job.lease_owner != owner:
         print(f"aetui: job {job_id} is {job.status} and not held by {owner}; not running it", file=sys.stderr)
         return EXIT_STOPPED
-    run = queries.get_run(home.db, job_id)
-    run_dir = Path(run.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    from aetui.run_owner import NotOurs, job_run_dir, resolve
+
+    try:
+        run_dir = job_run_dir(home, job_id, job)
+    except NotOurs as e:  # another job's files: write nothing there
+        print(f"aetui: {e}", file=sys.stderr)
+        queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.FAILED, error=str(e))
+        return EXIT_FAILED
     parent_dir = None
     if job.parent_id is not None:
         parent_run = queries.get_run(home.db, job.parent_id)
-        parent_dir = Path(parent_run.run_dir) if parent_run else None
+        parent_dir = resolve(home.path, parent_run.run_dir) if parent_run else None
     ctx = JobContext(home=home, job_id=job_id, run_dir=run_dir, device=device, parent_run_dir=parent_dir,
-                     on_progress=on_progress, should_stop=should_stop, owner=owner)
+                     on_progress=on_progress, should_stop=should_stop, owner=owner, job_uid=job.uid)
     try:
         spec = parse_spec(job.kind, job.spec)
         queue.record_run(home.db, job_id=job_id, versions=versions(), git_commit=git_commit())

@@ -141,7 +141,9 @@ class SlurmExecutor:
         from store import queries, queue
 
         home = worker.home
-        folder = RunLayout.at(queries.get_run(home.db, job_id).run_dir).slurm
+        from aetui.run_owner import resolve
+
+        folder = RunLayout.at(resolve(home.path, queries.get_run(home.db, job_id).run_dir)).slurm
         folder.mkdir(parents=True, exist_ok=True)
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=100)
         executor.update_parameters(**self.parameters(job_id))

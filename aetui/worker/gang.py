@@ -73,8 +73,9 @@ def start_gang(worker, job_id: int, devices: list[str]) -> "Gang":
     from aetui.worker.devices import physical_index
     from store import queries, queue
 
-    run = RunLayout.at(queries.get_run(worker.home.db, job_id).run_dir)
-    run.root.mkdir(parents=True, exist_ok=True)
+    from aetui.run_owner import job_run_dir
+
+    run = RunLayout.at(job_run_dir(worker.home, job_id))  # the supervisor checked it is this job's
     indices = [physical_index(d) for d in devices]
     cuda = all(i is not None for i in indices)
     env = dict(os.environ)
@@ -267,9 +268,11 @@ def follow(home, job_id: int, *, owner: str, device: str, should_stop: Callable[
     if job.status != JobStatus.RUNNING or job.lease_owner != owner:
         print(f"aetui: job {job_id} is {job.status} and not held by {owner}; not running it", file=sys.stderr)
         return EXIT_STOPPED
+    from aetui.run_owner import resolve
+
     run = queries.get_run(home.db, job_id)
-    ctx = FollowerContext(home=home, job_id=job_id, run_dir=Path(run.run_dir), device=device,
-                          should_stop=should_stop, owner=owner)
+    ctx = FollowerContext(home=home, job_id=job_id, run_dir=resolve(home.path, run.run_dir), device=device,
+                          should_stop=should_stop, owner=owner, job_uid=job.uid)
     try:
         runner(job.kind)(parse_spec(job.kind, job.spec), ctx)
     except (StopRequested, RetryJob, LeaseLost) as e:

@@ -122,6 +122,15 @@ class Worker:
         return sum(1 for c in self.children.values() if device in c.device.split(","))
 
     def _start(self, job_id: int, device: str) -> None:
+        from aetui.run_owner import NotOurs, job_run_dir
+        from store import queue
+
+        try:
+            run_dir = job_run_dir(self.home, job_id)
+        except NotOurs as e:  # another job's files: fail this job, write nothing there
+            queue.finish(self.home.db, job_id=job_id, worker=self.owner, status=JobStatus.FAILED, error=str(e))
+            self.log(f"job {job_id}: failed: {e}")
+            return
         if self.executor is not None:  # the job runs elsewhere (Slurm); its handle acts as the Popen
             handle = self.executor.start(self, job_id, device)
             self.children[job_id] = Child(job_id, device, handle)
@@ -132,10 +141,7 @@ class Worker:
 
             self.children[job_id] = Child(job_id, device, start_gang(self, job_id, device.split(",")))
             return
-        from store import queries, queue
-
-        run = RunLayout.at(queries.get_run(self.home.db, job_id).run_dir)
-        run.root.mkdir(parents=True, exist_ok=True)
+        run = RunLayout.at(run_dir)
         env = dict(os.environ)
         index = physical_index(device)
         env["CUDA_VISIBLE_DEVICES"] = index if index is not None else ""

@@ -29,7 +29,7 @@ LOCATION = str(Path(__file__).resolve().parent)
 INITIAL = "0001"
 # The newest revision in versions/, so that opening a current database imports no alembic
 # (~0.2 s); tests/test_migrations.py checks it against the files. Bump it with each revision.
-HEAD = "0002"
+HEAD = "0003"
 VERSION_TABLE = "alembic_version"
 _PG_LOCK_KEY = 0x61657475  # "aetu": the advisory lock that serialises schema changes
 
@@ -86,6 +86,7 @@ def ensure_schema(engine: Engine, location: str = LOCATION) -> None:
             raise SchemaError(
                 f"the database is at schema revision {current}, this aetui needs {target}: "
                 "run `aetui db upgrade` once (after updating aetui on every machine that uses it)")
+        _backup(engine, target)
         _upgrade(conn, location)
 
 
@@ -101,6 +102,8 @@ def upgrade(engine: Engine, location: str = LOCATION) -> tuple[str | None, str]:
         if before is None:
             _stamp(conn, INITIAL, location)
         _known(before or INITIAL, location)
+        if before != head(location):
+            _backup(engine, head(location))
         _upgrade(conn, location)
         return before, head(location)
 
@@ -163,14 +166,30 @@ def _locked(engine: Engine) -> Iterator[Connection]:
     from sqlalchemy import inspect, text  # noqa: F401
 
     if engine.dialect.name == "sqlite":
-        bind = engine.execution_options(immediate=True)  # BEGIN IMMEDIATE: the write lock
-        with bind.begin() as conn:
-            yield conn
+        # foreign keys off while tables are rebuilt (SQLite's own procedure for table changes:
+        # dropping the old table would otherwise check or delete the rows that refer to it);
+        # the pragma only takes effect outside a transaction, so it goes before BEGIN
+        with engine.execution_options(immediate=True).connect() as conn:  # BEGIN IMMEDIATE: the write lock
+            raw = conn.connection.driver_connection
+            raw.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                raw.execute("PRAGMA foreign_keys=ON")
         return
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         yield conn
+
+
+def _backup(engine: Engine, target: str) -> None:
+    """SQLite: a backup of the store as it is before it is migrated (`store.backup`)."""
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        from store.backup import take
+
+        take(Path(engine.url.database), f"before-{target}")
 
 
 def _create(conn: Connection, location: str) -> None:

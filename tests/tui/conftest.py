@@ -39,14 +39,9 @@ def seeded_template(tmp_path_factory) -> tuple[Path, dict[str, int]]:
 
 
 def copy_home(template: Path, target: Path) -> Home:
-    """A copy of a seeded home whose run folders point into the copy."""
-    import sqlite3
-
+    """A copy of a seeded home (its run folders are stored relative to it, so the copy's
+    point into the copy)."""
     shutil.copytree(template, target)
-    con = sqlite3.connect(target / "aetui.db")
-    with con:
-        con.execute("UPDATE run SET run_dir = replace(run_dir, ?, ?)", (str(template), str(target)))
-    con.close()
     return Home(target)
 
 

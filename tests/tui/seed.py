@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import random
 import sys
+import uuid
 from pathlib import Path
 
 from aetui.home import Home
@@ -90,7 +91,7 @@ def seed(home: Home) -> dict[str, int]:
     from store import queue
 
     db = home.db
-    runs = str(home.runs)
+    runs = "runs"  # as aetui stores run folders inside the home: relative to it
     ids: dict[str, int] = {}
 
     def add(name, kind, spec, label, total=0, parent=None, priority=0):
@@ -224,11 +225,11 @@ def bulk(home: Home, n: int) -> None:
             jid, m, st = start + k, models[k % 3], statuses[k % len(statuses)]
             jobs.append((jid, "train", st, json.dumps({**spec, "model": m}), f"{m} res32 bulk{k}", 0, "auto",
                          T0 - 86400 + k, T0 - 86400 + k, 60 if st == "done" else 20, 60, rnd.uniform(0.001, 0.05),
-                         0, "cpu"))
-            runs.append((jid, str(home.run_dir(jid)), "{}", "{}", "{}", "{}"))
+                         0, "cpu", uuid.uuid4().hex))
+            runs.append((jid, f"runs/{jid}", "{}", "{}", "{}", "{}"))
         con.executemany("INSERT INTO job (id, kind, status, spec, label, priority, device, created_at, updated_at, "
-                        "step, total_steps, loss, cancel_requested, assigned_device) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
+                        "step, total_steps, loss, cancel_requested, assigned_device, uid) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", jobs)
         con.executemany("INSERT INTO run (id, run_dir, metrics, artifacts, results, versions) "
                         "VALUES (?, ?, ?, ?, ?, ?)", runs)
     con.close()
