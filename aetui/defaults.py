@@ -53,6 +53,34 @@ WALK: dict[str, Any] = {
 
 PROBE: dict[str, Any] = {"layer": "output", "iters": 500, "lr": 0.1, "images": 4, "bn": "eval"}
 
+# Upper bounds of every count, size and grid a user gives. Past them no machine we know
+# runs the job, and a typo (a few extra zeros) is likelier than intent: refused when the
+# job is queued, not discovered as a MemoryError or a week-long run. The spec models, the
+# CLI and the dashboard all read this table.
+LIMITS: dict[str, int] = {
+    "steps": 100_000_000,  # training steps; also checkpoint_every, log_every, image_every
+    "batch_size": 65_536,
+    "builtin_images": 1_000_000,  # builtin:N
+    "width": 65_536,  # mlp --width, u-net --base-width
+    "hidden_layers": 1_000,
+    "bottleneck": 1_048_576,  # features of a linear:N bottleneck
+    "gpus": 1_024,
+    "grid_jobs": 1_000,  # jobs one `aetui queue` grid makes
+    "levels": 1_000,  # levels of one sweep
+    "sweep_images": 100_000,
+    "walk_steps": 100_000,
+    "walk_chains": 4_096,
+    "probe_iters": 1_000_000,
+    "probe_images": 256,
+    "samples": 64,
+    "priority": 1_000_000,  # both ways: -1000000..1000000
+    "seed": 2**62,  # both ways; torch takes 64-bit seeds, and runners derive seed + 1
+    "job_id": 2**63 - 1,  # SQLite's largest integer
+    "image_side": 16_384,  # pixels on a side of an npy: image
+    "path_chars": 4_096,  # PATH_MAX on Linux
+    "port": 65_535,
+}
+
 
 def shown(value: Any) -> str:
     """A default as help text shows it: `[default: 1e-4]`, `[default: on]`."""

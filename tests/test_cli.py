@@ -227,9 +227,13 @@ def test_an_unexpected_error_is_one_line_exit_70_and_a_log(home):
 
 
 def test_the_log_goes_to_the_temp_folder_when_the_home_is_unusable(home, tmp_path):
-    """A home that is a file: the command fails unexpectedly, its log cannot go there."""
-    bad_home = tmp_path / "a-file"
-    bad_home.write_text("not a folder\n")
+    """A home whose logs folder cannot be made (a file is in the way) and whose store is not
+    a database: the command fails unexpectedly, its log cannot go there. (A home that is a
+    file is the user's error now, exit 2: tests/test_bad_input.py.)"""
+    bad_home = tmp_path / "home"
+    bad_home.mkdir()
+    (bad_home / "aetui.db").write_bytes(b"\x00not a database" * 500)
+    (bad_home / "logs").write_text("not a folder\n")
     env = {**cli_env(bad_home), "TMPDIR": str(tmp_path / "tmp")}
     (tmp_path / "tmp").mkdir()
     proc = subprocess.run([sys.executable, "-m", "aetui", "queue", "unet", "--res", "32"], capture_output=True,
@@ -237,4 +241,4 @@ def test_the_log_goes_to_the_temp_folder_when_the_home_is_unusable(home, tmp_pat
     assert proc.returncode == 70, proc.stderr
     (log,) = (tmp_path / "tmp" / "aetui-logs").iterdir()
     assert log.name.endswith("-queue.log") and proc.stderr.strip().endswith(str(log))
-    assert "FileExistsError" in log.read_text()
+    assert "file is not a database" in log.read_text()

@@ -42,6 +42,9 @@ def dashboard(
     graphics: Annotated[Optional[str], typer.Option(help="image drawing: auto, kitty, sixel or halfblock")] = None,
 ) -> None:
     """Open the dashboard when no command is given."""
+    from aetui.cli.options import GLOBAL_HOME
+
+    GLOBAL_HOME.set(home)  # `aetui --home H queue ...`: the verb's own --home wins
     if ctx.invoked_subcommand is not None:
         return
     from aetui.cli.options import home_of

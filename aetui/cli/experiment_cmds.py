@@ -12,8 +12,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from aetui.cli.options import HomeOpt, JsonOpt, home_of, print_json, user_errors
+from aetui.cli.options import HomeOpt, JsonOpt, check_job_id, check_priority, home_of, print_json, user_errors
 from aetui.defaults import EXPERIMENT, PROBE, SWEEP, SWEEP_LEVELS, WALK, shown, text
+from aetui.errors import UserError
 from store.states import JobStatus
 
 Opt = typer.Option
@@ -122,7 +123,18 @@ def _queue_and_maybe_run(kind: str, fields: dict[str, Any], target: str, *, now:
     """Queue (nothing on bad input), then either report the job or run it here."""
     from aetui.jobs import job_detail, job_summary, submit_experiment
 
-    h = home_of(home)
+    check_priority(priority)
+    text = target.strip()
+    on_job = text.isdigit()
+    if on_job:  # a job id: one the store can hold, in ASCII digits ("²" is a digit too)
+        if not (text.isascii() and len(text) <= 20):
+            raise UserError(f"no job {text[:40]}")
+        check_job_id(int(text))
+    else:
+        from aetui.cli.home_checks import check_path_text
+
+        check_path_text(text, "checkpoint")
+    h = home_of(home, needs=f"no job {text}" if on_job else None)  # on a job: the job's store must exist
     job = submit_experiment(h, kind, fields, target, priority=priority, device=device)
     if not now:
         if as_json:

@@ -8,8 +8,10 @@ are model options, not spec fields, is the model catalog's `OPTIONS`. Nothing el
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any, Callable
 
+from aetui.defaults import LIMITS
 from aetui.errors import UserError
 from aetui.models.catalog import OPTIONS
 
@@ -28,6 +30,9 @@ def train_specs(flags: dict[str, Any]) -> list[dict[str, Any]]:
     values = {name: split_list(value, GRID_AXES[name], flag_of(name)) if name in GRID_AXES else value
               for name, value in flags.items() if value is not None}
     axes = {name: value for name, value in values.items() if isinstance(value, list)}
+    count = math.prod(len(value) for value in axes.values())
+    if count > LIMITS["grid_jobs"]:
+        raise UserError(f"this grid makes {count} jobs; at most {LIMITS['grid_jobs']} at once")
     specs = []
     for combo in itertools.product(*axes.values()):
         one = {**values, **dict(zip(axes, combo))}

@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli.options import HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, home_of, print_json, user_errors
-from aetui.defaults import TRAIN, shown
+from aetui.cli.options import (HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, check_job_id, check_priority, home_of,
+                               print_json, user_errors)
+from aetui.defaults import LIMITS, TRAIN, shown
 from aetui.models.catalog import defaults as model_defaults
 from store.states import JobStatus
 
@@ -20,6 +21,10 @@ def register(app: typer.Typer) -> None:
     for fn in (queue, runs, show, cancel, retry, priority, delete, pause, resume):
         app.command(name=fn.__name__.rstrip("_"))(user_errors(fn))
 
+
+# the job kinds `runs --kind` filters on (aetui.specs.SPEC_TYPES; a test keeps them equal:
+# importing the specs would import pydantic, which `aetui runs` never needs)
+JOB_KINDS = ("train", "sweep", "walk", "probe", "noop")
 
 # queue's flags that say how to queue, not what to train
 NOT_SPEC_FIELDS = ("device", "priority", "after", "json", "runs_root", "home")
@@ -69,7 +74,10 @@ def queue(
     from aetui.cli.grid import train_specs
     from aetui.jobs import submit
 
-    h = home_of(home, runs_root)
+    check_priority(priority)
+    if after is not None:
+        check_job_id(after, "--after")
+    h = home_of(home, runs_root, needs=None if after is None else f"--after job {after} does not exist")
     flags = {name: value for name, value in ctx.params.items() if name not in NOT_SPEC_FIELDS}
     specs = train_specs(flags)
     jobs = submit(h, "train", specs, priority=priority, device=device, after=after)
@@ -117,9 +125,13 @@ def runs(
     from store.sqlite_read import list_jobs
     from store.states import STATUSES
 
-    if status and status not in STATUSES:
+    if status is not None and status not in STATUSES:
         raise UserError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-    h = home_of(home)
+    if kind is not None and kind not in JOB_KINDS:
+        raise UserError(f"unknown kind {kind!r}; one of {', '.join(JOB_KINDS)}")
+    if not 0 <= limit <= LIMITS["job_id"]:
+        raise UserError(f"--limit {limit}: a count of jobs, 0 for all")
+    h = home_of(home, write=False)
     # straight from the SQLite file (no SQLAlchemy import: this verb starts ~1 s sooner)
     jobs = list_jobs(h.db_url, status=status, kind=kind, limit=limit or None)
     if jobs is None:  # another backend, or a schema the light reader does not know
@@ -141,7 +153,7 @@ def show(job_id: JobIdArg, json: JsonOpt = False, home: HomeOpt = None) -> None:
     """
     from aetui.jobs import job_detail
 
-    detail = job_detail(home_of(home), job_id)
+    detail = job_detail(home_of(home, needs=f"no job {job_id}", write=False), check_job_id(job_id))
     if json:
         print_json(detail)
         return
@@ -157,7 +169,7 @@ def cancel(job_id: JobIdArg, json: JsonOpt = False, home: HomeOpt = None) -> Non
     """
     from aetui import jobs
 
-    job = jobs.cancel(home_of(home), job_id)
+    job = jobs.cancel(home_of(home, needs=f"no job {job_id}"), check_job_id(job_id))
     _print_job(job, json, JobStatus.CANCELLED if job.status == JobStatus.CANCELLED else "stopping (cancel sent to its worker)")
 
 
@@ -168,7 +180,7 @@ def retry(job_id: JobIdArg, json: JsonOpt = False, home: HomeOpt = None) -> None
     """
     from aetui import jobs
 
-    job = jobs.retry(home_of(home), job_id)
+    job = jobs.retry(home_of(home, needs=f"no job {job_id}"), check_job_id(job_id))
     _print_job(job, json, "queued again")
 
 
@@ -180,7 +192,8 @@ def priority(job_id: JobIdArg, value: Annotated[int, typer.Argument(help="new pr
     """
     from aetui import jobs
 
-    job = jobs.set_priority(home_of(home), job_id, value)
+    check_priority(value)
+    job = jobs.set_priority(home_of(home, needs=f"no job {job_id}"), check_job_id(job_id), value)
     _print_job(job, json, f"priority {value}")
 
 
@@ -192,9 +205,11 @@ def delete(job_id: JobIdArg, yes: Annotated[bool, Opt("--yes", "-y", help="do no
     """
     from aetui import jobs
 
+    check_job_id(job_id)
+    h = home_of(home, needs=f"no job {job_id}")
     if not yes and not typer.confirm(f"delete job {job_id} and its run folder?"):
         raise typer.Exit(1)
-    jobs.delete(home_of(home), job_id)
+    jobs.delete(h, job_id)
     if json:
         print_json({"id": job_id, "deleted": True})
     else:

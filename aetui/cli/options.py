@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+from contextvars import ContextVar
 from typing import Annotated, Any, Callable, Optional
 
 import typer
@@ -19,10 +20,58 @@ RunsRootOpt = Annotated[Optional[str], typer.Option("--runs-root", help="folder 
 JobIdArg = Annotated[int, typer.Argument(help="job id (see `aetui runs`)", show_default=False)]
 
 
-def home_of(home: str | None, runs_root: str | None = None):
-    from aetui.home import Home
+def home_of(home: str | None, runs_root: str | None = None, *, needs: str | None = None, write: bool = True):
+    """The verb's home, checked before anything is written (UserError, one line, if not usable).
 
-    return Home.resolve(home, runs_root)
+    `--home` given before the verb (`aetui --home H queue ...`) counts when the verb has
+    none of its own. `needs`: a verb that only reads or changes jobs (show, cancel, ...)
+    needs a home with a store and never creates one; without one it says `needs` ("no job
+    3") and that there is no home. `write`: the verb writes, so the home
+    (or the folder it will be made in) and `--runs-root` must be writable folders.
+    """
+    from aetui.cli.home_checks import check_home
+
+    if home is None:
+        home = global_home()
+    return check_home(home, runs_root, needs=needs, write=write)
+
+
+# `--home` as given before the verb (`aetui --home H queue`): the app's callback, which
+# runs first on every command, sets it
+GLOBAL_HOME: ContextVar[str | None] = ContextVar("GLOBAL_HOME", default=None)
+
+
+def global_home() -> str | None:
+    """`--home` as given before the verb; None if not given."""
+    return GLOBAL_HOME.get()
+
+
+def check_job_id(job_id: int, what: str = "job") -> int:
+    """A job id the store can hold: larger ones (or 0 and below) name no job."""
+    from aetui.defaults import LIMITS
+
+    if not 1 <= job_id <= LIMITS["job_id"]:
+        raise UserError(f"no {what} {job_id}" if what == "job" else f"{what} job {job_id} does not exist")
+    return job_id
+
+
+def check_priority(value: int) -> int:
+    from aetui.defaults import LIMITS
+
+    limit = LIMITS["priority"]
+    if not -limit <= value <= limit:
+        raise UserError(f"--priority {value}: between -{limit} and {limit}")
+    return value
+
+
+def check_number(value: float, flag: str, *, low: float, high: float, low_open: bool = False) -> float:
+    """A float flag that is finite and in range (click's FloatRange lets nan through)."""
+    import math
+
+    if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+        bound = f"above {low:g}" if low_open else f"at least {low:g}"
+        raise UserError(f"{flag} {value}: a number {bound} and at most {high:g}")
+    return value
 
 
 def fail(message: str) -> None:
@@ -54,7 +103,7 @@ def user_errors(fn: Callable) -> Callable:
                 fail(str(e) or type(e).__name__)
             from aetui.cli import crash_log
 
-            log = crash_log.write(e, fn.__name__.rstrip("_"), kwargs.get("home"))
+            log = crash_log.write(e, fn.__name__.rstrip("_"), kwargs.get("home") or global_home())
             summary = (str(e).splitlines() or [""])[0][:200]
             typer.echo(f"aetui: internal error ({type(e).__name__}{': ' + summary if summary else ''}); "
                        f"the traceback is in {log}", err=True)

@@ -11,8 +11,8 @@ from typing import Annotated, Iterator, Optional
 
 import typer
 
-from aetui.cli.options import HomeOpt, JsonOpt, RunsRootOpt, home_of, print_json, user_errors
-from aetui.defaults import SWEEP, SWEEP_LEVELS
+from aetui.cli.options import HomeOpt, JsonOpt, RunsRootOpt, check_number, home_of, print_json, user_errors
+from aetui.defaults import LIMITS, SWEEP, SWEEP_LEVELS
 from aetui.errors import UserError
 from aetui.worker.defaults import CANCEL_GRACE_S, POLL_S, RESERVE_AFTER_S, SLURM_TIME_MIN
 from store.states import JobStatus
@@ -60,6 +60,8 @@ def worker(
     from aetui.worker.devices import discover, parse_device
     from aetui.worker.registry import running_workers
 
+    _check_worker_numbers(poll=poll, grace=grace, reserve_after=reserve_after, per_device=per_device,
+                          max_jobs=max_jobs, gpus_per_job=gpus_per_job, cpus_per_job=cpus_per_job)
     h = home_of(home, runs_root)
     if stop:
         return _stop_background(h, json)
@@ -130,6 +132,21 @@ def _stop_background(h, as_json: bool) -> None:
         others = [str(w.get("pid")) for w in running_workers(h)]
         tail = f"; workers in a terminal (pid {', '.join(others)}) stop with Ctrl-C there" if others else ""
         typer.echo(f"no background worker runs for {h.path}{tail}")
+
+
+def _check_worker_numbers(*, poll: float, grace: float, reserve_after: float, per_device: int, max_jobs: int,
+                          gpus_per_job: int, cpus_per_job: Optional[int]) -> None:
+    """Before any job is claimed: a nan or negative --poll used to claim and start a job and
+    only then fail."""
+    day = 24 * 3600.0
+    check_number(poll, "--poll", low=0, high=3600, low_open=True)
+    check_number(grace, "--grace", low=0, high=day)
+    check_number(reserve_after, "--reserve-after", low=0, high=30 * day)
+    for flag, value, high in (("--per-device", per_device, 1024), ("--max-jobs", max_jobs, 100_000),
+                              ("--gpus-per-job", gpus_per_job, LIMITS["gpus"]),
+                              ("--cpus-per-job", cpus_per_job or 1, 100_000)):
+        if value > high:
+            raise UserError(f"{flag} {value}: at most {high}")
 
 
 @contextmanager
@@ -235,8 +252,32 @@ def tb(
     """
     from aetui.tb_launch import choose_port, serve
 
+    _check_address(host, port)
     h = home_of(home)
     h.runs.mkdir(parents=True, exist_ok=True)
     port = choose_port(host, port)  # a busy --port is the user's error: one line, exit 2
     typer.echo(f"TensorBoard on http://{host}:{port} over {h.runs} (Ctrl-C stops it)", err=True)
     raise typer.Exit(serve(h.runs, host, port))
+
+
+def _check_address(host: str, port: Optional[int]) -> None:
+    """A port and a host TensorBoard can bind, or UserError (not TensorBoard's traceback)."""
+    import ipaddress
+    import re
+    import socket
+
+    if port is not None and not 1 <= port <= LIMITS["port"]:
+        raise UserError(f"--port {port}: a port number in 1..{LIMITS['port']}")
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+    if (not host or len(host) > 253 or re.fullmatch(r"[0-9.]+", host)
+            or not re.fullmatch(rf"{label}(\.{label})*\.?", host)):
+        raise UserError(f"--host {host[:60]!r} is neither an IP address nor a host name")
+    try:
+        socket.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise UserError(f"--host {host}: cannot resolve it ({e})") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from aetui.defaults import LIMITS
 from aetui.errors import UserError
 
 KINDS = ("builtin", "cifar10", "folder", "npy")
@@ -37,6 +38,8 @@ class DataSource:
 
 def parse_source(text: str) -> DataSource:
     """Parse ``builtin[:N]``, ``cifar10[:PATH]``, ``folder:PATH`` or ``npy:PATH``."""
+    if "\0" in text:
+        raise UserError("--data: a NUL character cannot be part of a path or a name")
     kind, sep, rest = text.strip().partition(":")
     kind = kind.strip().lower()
     rest = rest.strip()
@@ -47,17 +50,20 @@ def parse_source(text: str) -> DataSource:
         if not sep:
             return DataSource("builtin")
         try:
-            count = int(rest)
+            count = int(rest) if len(rest) <= 20 else 0
         except ValueError:
             count = 0
-        if count < 1:
-            raise UserError(f"bad image count in {text.strip()!r}: "
-                             "builtin:N needs a whole number N >= 1")
+        if not 1 <= count <= LIMITS["builtin_images"]:
+            raise UserError(f"bad image count in {text.strip()[:40]!r}: "
+                             f"builtin:N needs a whole number N in 1..{LIMITS['builtin_images']}")
         return DataSource("builtin", count=count)
     if not rest:
         if kind == "cifar10" and not sep:
             return DataSource("cifar10")
         raise UserError(f"missing path in {text.strip()!r}: write {kind}:PATH")
+    if len(rest) > LIMITS["path_chars"] or any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in rest.split("/")):
+        raise UserError(f"{kind}: path too long ({len(rest)} characters, {rest[:40]}...): "
+                        f"at most {LIMITS['path_chars']}, and 255 bytes a name")
     return DataSource(kind, path=rest)
 
 
@@ -119,7 +125,13 @@ def check_source(src: DataSource, *, home: Path, download: bool = False) -> None
         raise UserError(f"CIFAR-10 not found in {root} (expected {CIFAR10_DIRNAME}/ with "
                          "data_batch_1..5 and test_batch): pass --download or give "
                          "cifar10:PATH")
-    path = source_path(src)
+    try:
+        _check_path_source(src, source_path(src))
+    except OSError as e:  # a path the system cannot look at (permissions, a loop of links)
+        raise UserError(f"cannot read {src}: {e.strerror or e}") from None
+
+
+def _check_path_source(src: DataSource, path: Path) -> None:
     if src.kind == "folder":
         if not path.exists():
             raise UserError(f"image folder {path} does not exist")
@@ -134,8 +146,37 @@ def check_source(src: DataSource, *, home: Path, download: bool = False) -> None
             raise UserError(f"{path} is not a .npy file")
         if not path.is_file():
             raise UserError(f"npy file {path} does not exist")
-        with path.open("rb") as fh:
-            if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
-                raise UserError(f"{path} is not a .npy file (bad header)")
+        check_npy_header(path)
         return
     raise ValueError(f"unknown data source kind {src.kind!r}")
+
+
+def check_npy_header(path: Path) -> None:
+    """What `aetui.data.files.load_npy` would refuse, read from the header alone (no full
+    load, never a pickle): uint8 N x H x W x C with C = 3 or 1, N >= 1, and as many bytes
+    in the file as the header promises. UserError (one line) if not."""
+    with path.open("rb") as fh:
+        if fh.read(len(_NPY_MAGIC)) != _NPY_MAGIC:
+            raise UserError(f"{path} is not a .npy file (bad header)")
+        from numpy.lib import format as npy_format  # only here: numpy costs a tenth of a second
+
+        fh.seek(0)
+        try:
+            version = npy_format.read_magic(fh)
+            read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
+            shape, _fortran, dtype = read(fh, max_header_size=10_000)
+        except (ValueError, SyntaxError, TypeError, OverflowError, MemoryError) as e:
+            raise UserError(f"{path} is not a readable .npy file ({str(e).splitlines()[0][:80]})") from None
+        offset = fh.tell()
+    if dtype.hasobject:
+        raise UserError(f"{path} holds Python objects (a pickle), which aetui never loads; save a uint8 array")
+    if dtype.kind != "u" or dtype.itemsize != 1 or len(shape) != 4 or shape[-1] not in (1, 3):
+        raise UserError(f"{path} holds {dtype} {tuple(shape)}; expected uint8 N x H x W x C with C = 3 or 1")
+    if 0 in shape:
+        raise UserError(f"{path} holds no images (shape {tuple(shape)})")
+    if max(shape[1:3]) > LIMITS["image_side"]:
+        raise UserError(f"{path} holds {shape[1]}x{shape[2]} images; at most {LIMITS['image_side']} pixels a side")
+    size = path.stat().st_size
+    needed = offset + shape[0] * shape[1] * shape[2] * shape[3]
+    if size < needed:
+        raise UserError(f"{path} is truncated: its header promises {needed} bytes, the file has {size}")

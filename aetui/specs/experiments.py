@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from aetui.defaults import EXPERIMENT, PROBE, SWEEP, SWEEP_LEVELS, WALK
+from aetui.defaults import EXPERIMENT, LIMITS, PROBE, SWEEP, SWEEP_LEVELS, WALK
 from aetui.errors import UserError
 from aetui.specs.model_info import ModelInfo, layer_names
 
@@ -25,11 +25,11 @@ BN = Literal["train", "eval"]
 class _OnModel(BaseModel):
     """Fields every experiment on a trained model has."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
     checkpoint: str | None = Field(None, description="an outside model: a checkpoint file instead of a parent job")
     data: str | None = Field(None, description="take the held-out images from this data instead of the model's own")
-    seed: int = Field(EXPERIMENT["seed"], description="seed of the noise draws")
+    seed: int = Field(EXPERIMENT["seed"], ge=-LIMITS["seed"], le=LIMITS["seed"], description="seed of the noise draws")
     bn: BN = Field(EXPERIMENT["bn"], description="batch norm: train (batch statistics, the article) or eval (running)")
 
     @field_validator("data")
@@ -76,10 +76,10 @@ class SweepSpec(_OnModel):
     kind: Literal["sweep"] = "sweep"
     noise: str = Field(SWEEP["noise"], description="corruption with its fixed parameters, e.g. mix or mix:mu=0.5")
     levels: list[float] = Field(default_factory=list, description="level grid: a,b,c or start:stop:count")
-    images: int = Field(SWEEP["images"], ge=1, le=100_000, description="held-out images")
-    batch_size: int = Field(SWEEP["batch_size"], ge=1, description="images per forward pass (batch statistics in --bn train)")
+    images: int = Field(SWEEP["images"], ge=1, le=LIMITS["sweep_images"], description="held-out images")
+    batch_size: int = Field(SWEEP["batch_size"], ge=1, le=LIMITS["batch_size"], description="images per forward pass (batch statistics in --bn train)")
     control: bool = Field(SWEEP["control"], description="also run the untrained model (same seed)")
-    samples: int = Field(SWEEP["samples"], ge=1, le=64, description="images shown in each level's triplet")
+    samples: int = Field(SWEEP["samples"], ge=1, le=LIMITS["samples"], description="images shown in each level's triplet")
 
     @field_validator("noise")
     @classmethod
@@ -98,10 +98,13 @@ class SweepSpec(_OnModel):
             return []
         name = noise.partition(":")[0]
         if isinstance(v, str):
+            _check_level_count(v)
             return parse_levels(v, name)
         if isinstance(v, (int, float)):
             v = [v]
         if isinstance(v, list):
+            if len(v) > LIMITS["levels"]:
+                raise ValueError(f"{len(v)} levels: at most {LIMITS['levels']}")
             return parse_levels(",".join(repr(float(x)) for x in v), name) if v else []
         return v
 
@@ -132,6 +135,20 @@ class SweepSpec(_OnModel):
         return f"sweep {self.noise.partition(':')[0]} [{grid}] bn={self.bn}{self._of()}"
 
 
+def _check_level_count(text: str) -> None:
+    """Refuse a grid of more than LIMITS["levels"] levels before it is built (a typo in
+    start:stop:count would otherwise fill the memory first)."""
+    parts = text.split(":")
+    count = parts[2].strip() if len(parts) == 3 else None
+    if count is not None and count.isdigit() and len(count) < 12 and int(count) <= LIMITS["levels"]:
+        return
+    if count is None and text.count(",") < LIMITS["levels"]:
+        return
+    if count is not None and not count.isdigit():
+        return  # not a count: parse_levels says what is wrong with it
+    raise ValueError(f"bad level grid {text[:40]!r}: at most {LIMITS['levels']} levels")
+
+
 class WalkSpec(_OnModel):
     """A manifold walk: chains of images iterated through the model, saved as frames."""
 
@@ -139,13 +156,13 @@ class WalkSpec(_OnModel):
     mode: Literal["iterate", "latent", "diffuse"] = Field(
         WALK["mode"], description="iterate: x <- O(x); latent: h <- E(D(h)) + eps*N(0,1); "
                                "diffuse: x <- (n/N) O(x) + (1-n/N) N(mu, sigma)")
-    steps: int = Field(WALK["steps"], ge=1, le=100_000)
-    chains: int = Field(WALK["chains"], ge=1, le=4096, description="chains walked together (one batch)")
+    steps: int = Field(WALK["steps"], ge=1, le=LIMITS["walk_steps"])
+    chains: int = Field(WALK["chains"], ge=1, le=LIMITS["walk_chains"], description="chains walked together (one batch)")
     start: Literal["noise", "data"] = Field(WALK["start"], description="noise: N(mu, sigma); data: held-out images")
-    eps: float | None = Field(None, ge=0, description=f"latent noise std (latent mode; default {WALK['eps']:g})")
-    every: int | None = Field(None, ge=1, description=f"save every k-th frame (default: about {WALK['frames']} frames)")
+    eps: float | None = Field(None, ge=0, le=1e6, description=f"latent noise std (latent mode; default {WALK['eps']:g})")
+    every: int | None = Field(None, ge=1, le=LIMITS["walk_steps"], description=f"save every k-th frame (default: about {WALK['frames']} frames)")
     move_threshold: float | None = Field(
-        None, gt=0, description="a chain moves while its step ||x_{n+1}-x_n|| is above this "
+        None, gt=0, le=1e6, description="a chain moves while its step ||x_{n+1}-x_n|| is above this "
                                 "(default 1e-3 * sqrt(pixels of an image))")
     mu: float = Field(WALK["mu"], ge=-10, le=10, description="mean of the start and diffusion noise")
     sigma: float = Field(WALK["sigma"], ge=0, le=10, description="std of the start and diffusion noise")
@@ -187,9 +204,9 @@ class ProbeSpec(_OnModel):
 
     kind: Literal["probe"] = "probe"
     layer: str = Field(PROBE["layer"], description="layer whose output is matched (see the model's probe_layers)")
-    iters: int = Field(PROBE["iters"], ge=1, le=1_000_000)
-    lr: float = Field(PROBE["lr"], gt=0, description="plain gradient-descent step on the input")
-    images: int = Field(PROBE["images"], ge=1, le=256, description="held-out images to reconstruct (one batch)")
+    iters: int = Field(PROBE["iters"], ge=1, le=LIMITS["probe_iters"])
+    lr: float = Field(PROBE["lr"], gt=0, le=1e6, description="plain gradient-descent step on the input")
+    images: int = Field(PROBE["images"], ge=1, le=LIMITS["probe_images"], description="held-out images to reconstruct (one batch)")
     bn: BN = Field(PROBE["bn"], description="batch norm mode; eval (running statistics) as the original probe code")
 
     def check_model(self, info: ModelInfo) -> None:

@@ -11,14 +11,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from aetui.defaults import TRAIN
+from aetui.defaults import LIMITS, TRAIN
 from aetui.errors import UserError
 
 
 class TrainSpec(BaseModel):
     """A training job: copy task (MSE) on one dataset with one model."""
 
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    # inf and nan are no learning rate, fraction or interval
+    model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
     kind: Literal["train"] = "train"
     model: str
@@ -26,20 +27,20 @@ class TrainSpec(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict, description="model options (see `aetui.models`)")
     data: str = TRAIN["data"]
     download: bool = False
-    steps: int = Field(TRAIN["steps"], ge=1)
-    batch_size: int = Field(TRAIN["batch_size"], ge=1)
+    steps: int = Field(TRAIN["steps"], ge=1, le=LIMITS["steps"])
+    batch_size: int = Field(TRAIN["batch_size"], ge=1, le=LIMITS["batch_size"])
     lr: float = Field(TRAIN["lr"], gt=0)
-    seed: int = TRAIN["seed"]
+    seed: int = Field(TRAIN["seed"], ge=-LIMITS["seed"], le=LIMITS["seed"])
     train_noise: str | None = Field(None, description="corrupt inputs while training (a denoising control)")
-    checkpoint_every: int = Field(TRAIN["checkpoint_every"], ge=1)
-    checkpoint_minutes: float = Field(TRAIN["checkpoint_minutes"], gt=0)
-    log_every: int = Field(TRAIN["log_every"], ge=1)
-    image_every: int = Field(TRAIN["image_every"], ge=1)
+    checkpoint_every: int = Field(TRAIN["checkpoint_every"], ge=1, le=LIMITS["steps"])
+    checkpoint_minutes: float = Field(TRAIN["checkpoint_minutes"], gt=0, le=60 * 24 * 365)
+    log_every: int = Field(TRAIN["log_every"], ge=1, le=LIMITS["steps"])
+    image_every: int = Field(TRAIN["image_every"], ge=1, le=LIMITS["steps"])
     heldout_fraction: float = Field(TRAIN["heldout_fraction"], gt=0, lt=1)
     compile: bool | None = Field(None, description="torch.compile the model (default: on for CUDA)")
     precision: Literal["auto", "fp32", "bf16"] = TRAIN["precision"]  # auto: bf16 autocast on CUDA, fp32 elsewhere
     oom_retry: bool = Field(False, description="out of memory: queue once more at half the batch")
-    gpus: int = Field(TRAIN["gpus"], ge=1, description="devices, one process each (data-parallel); batch_size is the global batch")
+    gpus: int = Field(TRAIN["gpus"], ge=1, le=LIMITS["gpus"], description="devices, one process each (data-parallel); batch_size is the global batch")
     sync_bn: bool = Field(False, description="batch-norm statistics over all devices (SyncBatchNorm; CUDA only)")
 
     @field_validator("data")
@@ -70,6 +71,13 @@ class TrainSpec(BaseModel):
         from aetui.models import catalog
 
         options = {k: v for k, v in self.options.items() if v is not None}
+        for name, limit in (("width", LIMITS["width"]), ("base_width", LIMITS["width"]),
+                            ("hidden_layers", LIMITS["hidden_layers"])):
+            value = options.get(name)
+            if type(value) is int and value > limit:
+                raise ValueError(f"--{name.replace('_', '-')} {value} is above the limit of {limit}")
+        if isinstance(options.get("bottleneck"), str) and catalog.bottleneck_size(options["bottleneck"]) > LIMITS["bottleneck"]:
+            raise ValueError(f"--bottleneck {options['bottleneck']}: at most linear:{LIMITS['bottleneck']}")
         catalog.validate(self.model, self.res, **options)
         self.options = {**catalog.defaults(self.model), **options}
         return self
