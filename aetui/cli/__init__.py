@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from aetui.cli import db_cmds, experiment_cmds, jobs_cmds, work_cmds
-from aetui.cli.options import HomeOpt
+from aetui.cli.options import HomeOpt, user_errors
 
 app = typer.Typer(
     name="aetui",
@@ -47,6 +47,12 @@ def dashboard(
     GLOBAL_HOME.set(home)  # `aetui --home H queue ...`: the verb's own --home wins
     if ctx.invoked_subcommand is not None:
         return
+    open_dashboard(home=home, graphics=graphics)
+
+
+@user_errors
+def open_dashboard(*, home: Optional[str], graphics: Optional[str]) -> None:
+    """The dashboard on a usable home (a bad `--home` is one line and exit 2, as for a verb)."""
     from aetui.cli.options import home_of
     from aetui.tui.app import run_dashboard
 
