@@ -200,7 +200,7 @@ def _invoke(home: Path, args: list[str]) -> tuple[int, str, str | None]:
 
 
 # examples per verb: about 30 s on 2 cores for the lot; AETUI_FUZZ_EXAMPLES=500 for a long hunt
-EXAMPLES = int(os.environ.get("AETUI_FUZZ_EXAMPLES", "14"))
+EXAMPLES = int(os.environ.get("AETUI_FUZZ_EXAMPLES", "10"))
 FUZZ = settings(derandomize=True, max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
