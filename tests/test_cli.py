@@ -205,34 +205,44 @@ def test_a_users_error_is_one_line_exit_2_and_no_log(home):
     assert not (home / "logs").exists()
 
 
+def break_schema(home) -> None:
+    """A store edited by hand: valid SQLite (not damaged: that is the user's to repair, exit
+    2), at the newest schema version, but a column the code reads is gone. No code path
+    expects that, so every read fails unexpectedly."""
+    import sqlite3
+
+    con = sqlite3.connect(home / "aetui.db")
+    with con:
+        con.execute("ALTER TABLE job RENAME COLUMN label TO label_renamed_by_hand")
+    con.close()
+
+
 def test_an_unexpected_error_is_one_line_exit_70_and_a_log(home):
-    """A bug is not the user's error: here a store file that is not a database (no code
-    path expects one) gives exit 70 and one line naming the log that holds the traceback."""
+    """A bug is not the user's error: here a store whose schema was edited by hand (no code
+    path expects it) gives exit 70 and one line naming the log that holds the traceback."""
     aetui(home, "queue", *TINY)
-    (home / "aetui.db").write_bytes(b"\x00not a database" * 500)
-    for journal in ("aetui.db-wal", "aetui.db-shm"):  # the rows may still sit in the write-ahead log
-        (home / journal).unlink(missing_ok=True)
+    break_schema(home)
     proc = aetui_proc(home, "show", "1", check=False)
     assert proc.returncode == 70, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("aetui: internal error (DatabaseError"), proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("aetui: internal error (OperationalError"), proc.stderr
     (log,) = (home / "logs").iterdir()
     assert log.name.endswith("-show.log") and lines[0].endswith(f"the traceback is in {log}")
     text = log.read_text()
-    assert "Traceback (most recent call last)" in text and "file is not a database" in text
+    assert "Traceback (most recent call last)" in text and "no such column" in text
     debug = subprocess.run([sys.executable, "-m", "aetui", "show", "1"], capture_output=True, text=True,
                            cwd=ROOT, env={**cli_env(home), "AETUI_DEBUG": "1"}, timeout=300)
     assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
-    assert "sqlalchemy.exc.DatabaseError" in debug.stderr and "internal error" not in debug.stderr
+    assert "sqlalchemy.exc.OperationalError" in debug.stderr and "internal error" not in debug.stderr
 
 
 def test_the_log_goes_to_the_temp_folder_when_the_home_is_unusable(home, tmp_path):
-    """A home whose logs folder cannot be made (a file is in the way) and whose store is not
-    a database: the command fails unexpectedly, its log cannot go there. (A home that is a
-    file is the user's error now, exit 2: tests/test_bad_input.py.)"""
+    """A home whose logs folder cannot be made (a file is in the way) and whose store was
+    edited by hand: the command fails unexpectedly, its log cannot go there. (A home that is
+    a file is the user's error now, exit 2: tests/test_bad_input.py.)"""
     bad_home = tmp_path / "home"
-    bad_home.mkdir()
-    (bad_home / "aetui.db").write_bytes(b"\x00not a database" * 500)
+    aetui(bad_home, "queue", *TINY)
+    break_schema(bad_home)
     (bad_home / "logs").write_text("not a folder\n")
     env = {**cli_env(bad_home), "TMPDIR": str(tmp_path / "tmp")}
     (tmp_path / "tmp").mkdir()
@@ -241,4 +251,4 @@ def test_the_log_goes_to_the_temp_folder_when_the_home_is_unusable(home, tmp_pat
     assert proc.returncode == 70, proc.stderr
     (log,) = (tmp_path / "tmp" / "aetui-logs").iterdir()
     assert log.name.endswith("-queue.log") and proc.stderr.strip().endswith(str(log))
-    assert "file is not a database" in log.read_text()
+    assert "Traceback (most recent call last)" in log.read_text() and "no column named label" in log.read_text()

@@ -12,6 +12,7 @@ from .helpers import drive, make_app, screen_text, select_job, settle, table_ids
 
 def second_sweep(home, ids) -> int:
     """Another finished sweep of run #1, its results a copy of the seeded one's, halved."""
+    from aetui.run_owner import resolve
     from store import queue
     from store.queries import get_run
 
@@ -22,7 +23,7 @@ def second_sweep(home, ids) -> int:
                              run_root=str(home.runs), parent_id=ids["done"])[0]
     got = queue.claim(home.db, worker="vm:100", host="vm", pid=100, device="cpu", job_id=job.id)
     assert got is not None
-    shutil.copytree(first.run_dir, home.run_dir(job.id), dirs_exist_ok=True)
+    shutil.copytree(resolve(home.path, first.run_dir), home.run_dir(job.id), dirs_exist_ok=True)
     points = [{**p, "ratio": p["ratio"] / 2, "output_mse": p["output_mse"] / 2} for p in first.results["points"]]
     queue.record_run(home.db, job_id=job.id, artifacts=first.artifacts, results={"points": points})
     queue.finish(home.db, job_id=job.id, worker="vm:100", status="done")
