@@ -209,7 +209,7 @@ def run_aetui(cfg: dict[str, Any], npy: Path, batch: int, device, steps: int, co
     total = WARMUP + steps
     spec = {"model": cfg["model"], "res": cfg["res"], "options": dict(cfg["options"]), "data": f"npy:{npy}",
             "steps": total, "batch_size": batch, "log_every": LOG_EVERY, "image_every": total,
-            "checkpoint_every": total, "checkpoint_minutes": 1e6, "compile": compile_}
+            "checkpoint_every": total, "checkpoint_minutes": 60 * 24 * 365, "compile": compile_}  # no timed checkpoint (a year is the most a spec takes)
     (job,) = submit(home, "train", [spec])
     dev = "cuda:0" if device.type == "cuda" else "cpu"
     code = run_now(home, job.id, device=dev, quiet=True)

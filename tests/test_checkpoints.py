@@ -214,3 +214,22 @@ def test_a_run_resumed_from_its_final_checkpoint_keeps_its_final_loss(home, one_
     assert d["status"] == "done", d["error"]
     assert d["attempts"][-1]["start_step"] == 10
     assert d["metrics"]["final_loss"] == final_loss
+
+
+def test_a_new_tensorboard_writer_sorts_after_an_earlier_attempts_event_file(tmp_path):
+    """TensorBoard reads event files in name order, and the name starts with the second it
+    was made: an earlier attempt's file of this second (here: of the next one) must not sort
+    after the new writer's, or its points would outlive the new attempt's purge."""
+    import time
+
+    import torch.utils.tensorboard  # noqa: F401  (imported now: the file below is of the next seconds)
+
+    from aetui.experiments.tensorboard import writer
+
+    tb = tmp_path / "tb"
+    tb.mkdir()
+    earlier = tb / f"events.out.tfevents.{int(time.time()) + 2:010d}.host.99999.9"
+    earlier.write_bytes(b"")
+    writer(tmp_path, start_step=0).close()
+    names = sorted(p.name for p in tb.glob("events.out.tfevents.*"))
+    assert len(names) == 2 and names[0] == earlier.name, names

@@ -16,7 +16,27 @@ def writer(run_dir: Path, *, start_step: int = 0):
     that failed before its first checkpoint, whose curve may be on disk) purges all."""
     from torch.utils.tensorboard import SummaryWriter
 
-    return SummaryWriter(log_dir=str(RunLayout.at(run_dir).tb), purge_step=start_step + 1)
+    tb = RunLayout.at(run_dir).tb
+    _after_earlier_event_files(tb)
+    return SummaryWriter(log_dir=str(tb), purge_step=start_step + 1)
+
+
+def _after_earlier_event_files(tb: Path) -> None:
+    """TensorBoard reads a run's event files in name order, and a name starts with the
+    second it was made, then the host, pid and a per-process counter, compared as text. A
+    writer made in the same second as an earlier attempt's may sort before it (counter 10
+    before 9), and the earlier attempt's points would then outlive the purge. So a new
+    writer waits for the next second when an event file of this second exists (at most a
+    second, on an immediate retry)."""
+    import time
+
+    stamps = []
+    for path in tb.glob("events.out.tfevents.*"):
+        parts = path.name.split(".")
+        if len(parts) > 3 and parts[3].isdigit():
+            stamps.append(int(parts[3]))
+    while stamps and int(time.time()) <= max(stamps):
+        time.sleep(0.05)
 
 
 def image_grid(images, nrow: int = 8):

@@ -133,7 +133,10 @@ def test_form_fields_come_from_the_spec_model():
     fields = {f.name: f for f in forms.form_fields(TrainSpec)}
     assert "kind" not in fields
     assert fields["model"].required and fields["model"].type == "str"
-    assert fields["steps"].default == 2000 and fields["steps"].type == "int" and fields["steps"].constraint == ">= 1"
+    from aetui.defaults import LIMITS
+
+    assert fields["steps"].default == 2000 and fields["steps"].type == "int"
+    assert fields["steps"].constraint == f">= 1, <= {LIMITS['steps']}"  # bounds, as the spec model has them
     assert fields["lr"].type == "float" and fields["options"].type == "json"
     assert fields["precision"].type == "choice" and fields["precision"].choices == ("auto", "fp32", "bf16")
     assert fields["compile"].choices == (None, True, False)
