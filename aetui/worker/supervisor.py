@@ -283,7 +283,8 @@ class Worker:
                 status, error = crash_verdict(self.home.db, job.id, child.proc.describe())
             queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=status, error=error)
             job = queries.get_job(self.home.db, child.job_id)
-        elif code == EXIT_HOST and job.status == JobStatus.QUEUED:  # its child found this host at fault
+        elif code == EXIT_HOST and job.status == JobStatus.QUEUED and self.executor is None:
+            # its child found this host at fault (a Slurm node's fault is not this host's)
             self.host_fault = job.error or "this host cannot run jobs"
         verb = {EXIT_DONE: "finished"}.get(code, "ended")
         self.log(f"job {job.id}: {verb} -> {job.status}" + (f" ({job.error})" if job.error else ""))
