@@ -94,6 +94,38 @@ def test_queue_takes_a_usable_runs_root_and_leaves_no_probe(home, tmp_path):
 
 # --- item 2b: at run time, the host's fault or the job's --------------------------------------
 
+def test_whose_fault_a_run_folder_that_cannot_be_made_is(tmp_path, read_only_mount):
+    from aetui.worker.faults import start_fault
+
+    error = OSError(30, "Read-only file system")
+    good = tmp_path / "good"
+    ro = read_only_mount(tmp_path / "ro")
+    (tmp_path / "file").write_text("x")
+    # this worker's own runs root is unusable: the host's fault, whatever the job
+    assert start_fault(ro / "runs" / "1", error, ro / "runs").host
+    assert start_fault(tmp_path / "file" / "1", error, tmp_path / "file").host
+    assert start_fault(Path("/proc/nope/1"), error, ro / "runs").host
+    # this worker's root is fine: the job's fault (a root only it uses, or its own folder)
+    fault = start_fault(Path("/proc/nope/1"), error, good)
+    assert not fault.host and fault.reason.startswith("its runs root /proc/nope cannot be written on this host: ")
+    fault = start_fault(good / "1", OSError(17, "File exists"), good)
+    assert not fault.host and fault.reason == f"its run folder {good / '1'} cannot be made: File exists"
+
+
+@pytest.mark.parametrize("error, host", [
+    (OSError(30, "Read-only file system", "/mnt/runs/1/tb/events"), True),
+    (RuntimeError("CUDA error: no CUDA-capable device is detected"), True),
+    (RuntimeError("CUDA error: GPU is lost"), True),
+    (OSError(28, "No space left on device"), False),  # a full disk is the job's to report (and retry)
+    (RuntimeError("CUDA error: an illegal memory access was encountered"), False),
+    (ValueError("bad spec"), False),
+])
+def test_host_faults_among_the_errors_of_a_running_job(error, host):
+    from aetui.worker.faults import host_fault
+
+    assert (host_fault(error) is not None) == host, host_fault(error)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["file", "read-only mount"])
 def test_a_host_that_cannot_write_its_runs_root_leaves_the_jobs_queued(home, how, read_only_mount):
