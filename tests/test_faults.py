@@ -116,6 +116,7 @@ def test_whose_fault_a_run_folder_that_cannot_be_made_is(tmp_path, read_only_mou
     (OSError(30, "Read-only file system", "/mnt/runs/1/tb/events"), True),
     (RuntimeError("CUDA error: no CUDA-capable device is detected"), True),
     (RuntimeError("CUDA error: GPU is lost"), True),
+    (RuntimeError("cannot save the checkpoint"), False),
     (OSError(28, "No space left on device"), False),  # a full disk is the job's to report (and retry)
     (RuntimeError("CUDA error: an illegal memory access was encountered"), False),
     (ValueError("bad spec"), False),
@@ -124,6 +125,18 @@ def test_host_faults_among_the_errors_of_a_running_job(error, host):
     from aetui.worker.faults import host_fault
 
     assert (host_fault(error) is not None) == host, host_fault(error)
+
+
+def test_a_read_only_file_system_behind_another_error_is_the_hosts():
+    from aetui.worker.faults import host_fault
+
+    try:
+        try:
+            raise OSError(30, "Read-only file system", "/mnt/runs/1/checkpoints/step_00000010.pt")
+        except OSError as e:
+            raise RuntimeError("cannot save the checkpoint") from e
+    except RuntimeError as wrapped:
+        assert host_fault(wrapped) == "the file system at /mnt/runs/1/checkpoints/step_00000010.pt is read-only on this host"
 
 
 @pytest.mark.slow

@@ -53,10 +53,16 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def host_fault(error: BaseException) -> str | None:
-    """One line when `error`, raised inside a running job, is this host's fault; else None."""
-    if isinstance(error, OSError) and error.errno == errno.EROFS:
-        where = f" at {error.filename}" if error.filename else ""
-        return f"the file system{where} is read-only on this host"
+    """One line when `error`, raised inside a running job, is this host's fault; else None.
+    A read-only file system counts also as the cause of what was raised (torch.save's
+    RuntimeError from an OSError)."""
+    seen, e = set(), error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno == errno.EROFS:
+            where = f" at {e.filename}" if e.filename else ""
+            return f"the file system{where} is read-only on this host"
+        e = e.__cause__ or e.__context__
     text = str(error)
     for sign in DEVICE_GONE:
         if sign in text:
