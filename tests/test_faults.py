@@ -67,7 +67,8 @@ def blocked(how: str, folder: Path, read_only_mount) -> None:
 # --- item 2a: refused at queue time ---------------------------------------------------------
 
 @pytest.mark.parametrize("where", ["/proc/nope", "file", "under a file", "read-only mount"])
-def test_queue_refuses_an_unusable_runs_root(home, tmp_path, where, read_only_mount):
+@pytest.mark.parametrize("given", ["--runs-root", "AETUI_RUNS_ROOT"])
+def test_queue_refuses_an_unusable_runs_root(home, tmp_path, where, given, read_only_mount, monkeypatch):
     if where == "file":
         root = tmp_path / "a-file"
         root.write_text("x")
@@ -78,11 +79,31 @@ def test_queue_refuses_an_unusable_runs_root(home, tmp_path, where, read_only_mo
         root = read_only_mount(tmp_path / "ro") / "runs"
     else:
         root = Path(where)
-    out = aetui(home, *QUEUE, "--runs-root", str(root), check=False)
+    if given == "--runs-root":
+        out = aetui(home, *QUEUE, "--runs-root", str(root), check=False)
+    else:  # not a flag the CLI checks: the queue itself refuses it
+        from typer.testing import CliRunner
+
+        from aetui.cli import app
+
+        result = CliRunner().invoke(app, QUEUE, env={"AETUI_HOME": str(home), "AETUI_RUNS_ROOT": str(root)})
+        out = subprocess.CompletedProcess(QUEUE, result.exit_code, result.stdout, result.stderr)
     assert out.returncode == 2, out.stdout + out.stderr
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"runs root {root} is not usable" in lines[0], out.stderr
+    assert len(lines) == 1 and str(root) in lines[0], out.stderr
     assert not home.exists(), "a refused job writes nothing, not even the store"
+
+
+def test_queue_refuses_a_home_whose_runs_folder_is_a_read_only_mount(home, read_only_mount):
+    """The home is fine, its default runs root is not: refused too (`aetui.home.check_runs_root`)."""
+    aetui(home, "pause")  # the home and its store exist
+    read_only_mount(home / "runs")
+    out = aetui(home, *QUEUE, check=False)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert out.stderr.strip() == (f"aetui: error: runs root {home / 'runs'} is not usable: cannot create folders in "
+                                  f"{home / 'runs'}: Read-only file system (--runs-root, $AETUI_RUNS_ROOT, else "
+                                  "<home>/runs)"), out.stderr
+    assert not aetui_json(home, "runs")
 
 
 def test_queue_takes_a_usable_runs_root_and_leaves_no_probe(home, tmp_path):
