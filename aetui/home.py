@@ -49,3 +49,35 @@ class Home:
 
         self.path.mkdir(parents=True, exist_ok=True)
         return open_db(self.db_url)
+
+
+def runs_root_problem(root: str | Path) -> str | None:
+    """Why this machine cannot make run folders under `root`, or None when it can.
+
+    Tested by doing, not by permission bits (which root ignores): the nearest folder of
+    `root` that exists must be a folder, and a folder made in it and removed again. So a
+    read-only mount, a file in the way, `/proc/...` and a missing parent are all caught,
+    and nothing is left behind either way."""
+    if "\0" in str(root):
+        return "not a usable path (a NUL byte)"
+    path = Path(root).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if os.path.lexists(p))  # "/" always exists
+    if not existing.is_dir():
+        return f"{existing} is not a folder"
+    import tempfile
+
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".aetui-probe-", dir=existing))
+    except OSError as e:
+        return f"cannot create folders in {existing}: {e.strerror or e}"
+    return None
+
+
+def check_runs_root(root: str | Path) -> None:
+    """Refuse (UserError, one line) a runs root this machine cannot write: checked when a job
+    is queued, so a job whose run folder could never be made is never queued."""
+    problem = runs_root_problem(root)
+    if problem is not None:
+        from aetui.errors import UserError
+
+        raise UserError(f"runs root {root} is not usable: {problem} (--runs-root, $AETUI_RUNS_ROOT, else <home>/runs)")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from aetui.errors import UserError
-from aetui.home import Home
+from aetui.home import Home, check_runs_root
 from aetui.run_owner import resolve
 from aetui.specs import ModelInfo, parse_spec
 from store.states import JobStatus
@@ -54,6 +54,7 @@ def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int 
 
     for spec in parsed:
         _check_devices(spec, device)
+    check_runs_root(home.runs)  # UserError: no run folder could be made there (a poison job)
     rows = [dict(kind=kind, spec=spec.model_dump(mode="json"), label=spec.label,
                  total_steps=getattr(spec, "steps", 0) or 0, gpus=getattr(spec, "gpus", 1)) for spec in parsed]
     from aetui.run_owner import stored_root

@@ -52,6 +52,29 @@ def test_outcome(code, cancel_requested, stopping, term_sent, status, error):
     assert end == Outcome(status, error, crashed=status == FAILED)
 
 
+STALL = "stalled: no progress for 2 s after step 3"
+
+STALL_CASES = [
+    # code, cancel_requested, stopping, stalls_before -> status, error, crashed
+    pytest.param(KILL, False, False, 0, QUEUED, STALL, False, id="stalled, killed after the grace: requeue once"),
+    pytest.param(TERM, False, False, 0, QUEUED, STALL, False, id="stalled, died of our SIGTERM: requeue once"),
+    pytest.param(EXIT_STOPPED, False, False, 0, QUEUED, STALL, False, id="stalled, stopped unrecorded: requeue"),
+    pytest.param(KILL, False, False, 1, FAILED, STALL, False, id="stalled a second time: failed"),
+    pytest.param(KILL, False, False, 3, FAILED, STALL, False, id="stalled again: failed"),
+    pytest.param(KILL, True, False, 0, CANCELLED, "cancelled by user", False, id="stalled but cancelled: cancel wins"),
+    pytest.param(KILL, False, True, 1, QUEUED, None, False, id="stalled while the worker stops: the stop wins"),
+    pytest.param(SEGV, False, False, 0, FAILED, f"{CRASH} (killed by signal {-SEGV}); {TAIL}", True,
+                 id="stalled, then crashed on its own: a crash"),
+]
+
+
+@pytest.mark.parametrize("code, cancel_requested, stopping, stalls_before, status, error, crashed", STALL_CASES)
+def test_outcome_of_a_stalled_job(code, cancel_requested, stopping, stalls_before, status, error, crashed):
+    end = outcome(code, cancel_requested=cancel_requested, stopping=stopping, term_sent=True, tail=lambda: TAIL,
+                  stalled=STALL, stalls_before=stalls_before)
+    assert end == Outcome(status, error, crashed=crashed)
+
+
 def test_the_log_is_read_only_for_a_crash():
     def tail() -> str:
         raise AssertionError("read the log of a job that did not crash")

@@ -14,7 +14,7 @@ import typer
 from aetui.cli.options import HomeOpt, JsonOpt, RunsRootOpt, check_number, home_of, print_json, user_errors
 from aetui.defaults import LIMITS, SWEEP, SWEEP_LEVELS
 from aetui.errors import UserError
-from aetui.worker.defaults import CANCEL_GRACE_S, POLL_S, RESERVE_AFTER_S, SLURM_TIME_MIN
+from aetui.worker.defaults import CANCEL_GRACE_S, POLL_S, RESERVE_AFTER_S, SLURM_TIME_MIN, STALL_S
 from store.states import JobStatus
 
 Opt = typer.Option
@@ -35,6 +35,7 @@ def worker(
     grace: Annotated[float, Opt(min=0, help="seconds a stopped or cancelled job gets to checkpoint before it is killed")] = CANCEL_GRACE_S,
     reserve_after: Annotated[float, Opt(min=0, help="seconds a job that needs several devices (--gpus) may wait while narrower jobs start; then no narrower job starts until it has its devices")] = RESERVE_AFTER_S,
     poll: Annotated[float, Opt(help="seconds between queue polls")] = POLL_S,
+    stall_timeout: Annotated[float, Opt("--stall-timeout", min=0, help="seconds a job may report no progress before it is stopped as stalled (requeued once, then failed); 0: never")] = STALL_S,
     executor: Annotated[str, Opt(help="where jobs run: local (a child process each) or slurm (a Slurm job each, through submitit)")] = "local",
     partition: Annotated[Optional[str], Opt(help="Slurm partition", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
     gpus_per_job: Annotated[int, Opt(min=0, help="GPUs for each job", rich_help_panel="Slurm (--executor slurm)")] = 0,
@@ -99,7 +100,7 @@ def worker(
         log = open(h.path / "worker.log", "ab")
         cmd = [sys.executable, "-m", "aetui", "worker-detached", "--home", str(h.path), "--poll", str(poll),
                "--devices", ",".join(chosen), "--per-device", str(per_device), "--grace", str(grace),
-               "--reserve-after", str(reserve_after)]
+               "--reserve-after", str(reserve_after), "--stall-timeout", str(stall_timeout)]
         if until_empty:
             cmd.append("--until-empty")
         try:
@@ -114,7 +115,7 @@ def worker(
             typer.echo(f"worker started in the background (pid {proc.pid}); log: {h.path / 'worker.log'}")
         return
     _run_worker(h, chosen, until_empty, poll, per_device, grace, detached=False, executor=runner,
-                reserve_after=reserve_after)
+                reserve_after=reserve_after, stall_s=stall_timeout)
 
 
 def _stop_background(h, as_json: bool) -> None:
@@ -159,13 +160,14 @@ def _as_user_error() -> Iterator[None]:
 
 
 def _run_worker(h, devices: list[str], until_empty: bool, poll: float, per_device: int, grace: float, *,
-                detached: bool, executor=None, reserve_after: float = RESERVE_AFTER_S) -> None:
+                detached: bool, executor=None, reserve_after: float = RESERVE_AFTER_S, stall_s: float = STALL_S) -> None:
     from aetui.worker.registry import registered
     from aetui.worker.supervisor import Worker
 
     with registered(h, devices=devices, detached=detached):
         loop = Worker(h, devices, until_empty=until_empty, poll_s=poll, per_device=per_device, grace_s=grace,
-                      log=lambda m: print(f"aetui worker: {m}", flush=True), reserve_after_s=reserve_after)
+                      log=lambda m: print(f"aetui worker: {m}", flush=True), reserve_after_s=reserve_after,
+                      stall_s=stall_s)
         loop.executor = executor  # None: local child processes
         code = loop.run()
     raise typer.Exit(code)
@@ -178,10 +180,11 @@ def _detached_child(
     grace: Annotated[float, Opt()] = CANCEL_GRACE_S,
     poll: Annotated[float, Opt()] = POLL_S,
     reserve_after: Annotated[float, Opt()] = RESERVE_AFTER_S,
+    stall_timeout: Annotated[float, Opt("--stall-timeout")] = STALL_S,
     home: HomeOpt = None,
 ) -> None:
     _run_worker(home_of(home), devices.split(","), until_empty, poll, per_device, grace, detached=True,
-                reserve_after=reserve_after)
+                reserve_after=reserve_after, stall_s=stall_timeout)
 
 
 DEMO_SPEC = {

@@ -11,6 +11,7 @@ CANCEL_GRACE_S = 20.0  # a stopped or cancelled job's time to checkpoint before 
 POLL_S = 1.0  # the worker's pause between looks at the queue (`--poll`)
 RESERVE_AFTER_S = 600.0  # a wide job's wait before narrower ones stop overtaking it (`--reserve-after`)
 RESERVE_AFTER_SKIPS = 20  # ... or after this many times a narrower job started before it
+STALL_S = 1800.0  # a job that reports no progress this long is stopped as stalled (`--stall-timeout`; 0: never)
 STOP_POLL_S = 0.2  # while stopping: how often the worker looks whether its children ended
 
 SLURM_POLL_S = 5.0  # how often the worker asks Slurm about each job (scontrol is cheap; be polite anyway)

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from aetui.home import Home
+from aetui.worker.faults import Fault, folder_gone, host_fault, start_fault
 from store.states import JobStatus
 
 EXIT_DONE, EXIT_FAILED, EXIT_STOPPED = 0, 1, 75
+EXIT_HOST = 69  # EX_UNAVAILABLE: this host cannot run jobs (`aetui.worker.faults`); the job went back to the queue
 
 
 def host_name() -> str:
@@ -54,6 +56,9 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
         print(f"aetui: {e}", file=sys.stderr)
         queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.FAILED, error=str(e))
         return EXIT_FAILED
+    except OSError as e:  # the run folder cannot be made: this host's fault, or the job's
+        folder = resolve(home.path, queries.get_run(home.db, job_id).run_dir)
+        return _cannot_start(home, job_id, owner, start_fault(folder, e, home.runs))
     parent_dir = None
     if job.parent_id is not None:
         parent_run = queries.get_run(home.db, job.parent_id)
@@ -80,9 +85,14 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
         queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.QUEUED, error=again.reason,
                      spec={**spec_now, **again.spec_changes})
         return EXIT_STOPPED
-    except Exception as e:  # the job failed; the worker goes on
-        error = _describe(e)
+    except Exception as e:  # the job failed; the worker goes on (unless this host is at fault)
         traceback.print_exc()
+        error = _describe(e)
+        gone = folder_gone(run_dir, error)
+        fault = host_fault(e) if gone is None else None
+        if fault is not None:
+            return _cannot_start(home, job_id, owner, Fault(True, fault))
+        error = gone or error
         queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.FAILED, error=error,
                      step=e.step if isinstance(e, JobFailed) else None)
         return EXIT_FAILED
@@ -90,6 +100,19 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
         queue.record_run(home.db, job_id=job_id, versions=versions())
     queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.DONE)
     return EXIT_DONE
+
+
+def _cannot_start(home: Home, job_id: int, owner: str, fault: Fault) -> int:
+    """A fault of the host puts the job back in the queue (EXIT_HOST: the worker stops
+    claiming); a fault of the job fails it (EXIT_FAILED: the worker goes on)."""
+    from store import queue
+
+    print(f"aetui: job {job_id}: {fault.reason}", file=sys.stderr)
+    if fault.host:
+        queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.QUEUED, error=fault.reason)
+        return EXIT_HOST
+    queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.FAILED, error=fault.reason)
+    return EXIT_FAILED
 
 
 def _describe(e: BaseException) -> str:

@@ -24,14 +24,15 @@ from typing import Callable
 
 from aetui.home import Home
 from aetui.run_layout import RunLayout
-from aetui.worker.defaults import CANCEL_GRACE_S, HEARTBEAT_S, POLL_S, RESERVE_AFTER_S, STOP_POLL_S
+from aetui.worker.defaults import CANCEL_GRACE_S, HEARTBEAT_S, POLL_S, RESERVE_AFTER_S, STALL_S, STOP_POLL_S
 from aetui.worker.devices import physical_index
-from aetui.worker.execute import EXIT_DONE, child_command, host_name, owner_id
+from aetui.worker.execute import EXIT_DONE, EXIT_HOST, child_command, host_name, owner_id
+from aetui.worker.faults import start_fault
 from aetui.worker.lifeline import die_with_parent
 from aetui.worker.outcome import outcome
 from aetui.worker.registry import pid_alive
 from aetui.worker.scheduling import Policy, Scheduler, free_devices
-from store.states import JobStatus
+from store.states import AttemptOutcome, JobStatus
 
 
 @dataclass
@@ -41,6 +42,10 @@ class Child:
     proc: subprocess.Popen
     term_sent_at: float | None = None
     files: list = field(default_factory=list)
+    # stall watch: what the job last wrote to the store (step, updated_at) and since when
+    seen: tuple | None = None
+    seen_at: float = field(default_factory=time.monotonic)
+    stalled: str | None = None  # why the worker stopped it as stalled
 
 
 def _child_preexec(parent: int) -> None:
@@ -57,30 +62,43 @@ class Worker:
 
     def __init__(self, home: Home, devices: list[str], *, until_empty: bool = False, poll_s: float = POLL_S,
                  per_device: int = 1, grace_s: float = CANCEL_GRACE_S, log: Callable[[str], None] = print,
-                 reserve_after_s: float = RESERVE_AFTER_S):
+                 reserve_after_s: float = RESERVE_AFTER_S, stall_s: float = STALL_S):
         self.home, self.devices, self.until_empty, self.poll_s, self.log = home, devices, until_empty, poll_s, log
         self.scheduler = Scheduler(Policy(reserve_after_s=reserve_after_s))
         self.per_device, self.grace_s = max(1, per_device), grace_s
+        self.stall_s = stall_s  # 0: never stop a job for reporting no progress
+        self.host_fault: str | None = None  # set once this host cannot run jobs: claim no more, then exit
         self.owner = owner_id()
         self.host = host_name()
         self.children: dict[int, Child] = {}  # by job id
         self.stopping = False
-        self._last_heartbeat = 0.0
+        self._last_heartbeat = self._last_stall_check = 0.0
 
     def request_stop(self, *_args) -> None:
         self.stopping = True
 
     def run(self) -> int:
-        from store import queue
+        """Work until stopped (or, `until_empty`, out of work); the exit code. The SIGTERM and
+        SIGINT handlers it installs (stop requests) are the previous ones again when it returns."""
+        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return self._loop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
+    def _loop(self) -> int:
+        from store import queries, queue
+
         slots = f" ({self.per_device} jobs each)" if self.per_device > 1 else ""
         self.log(f"worker {self.owner} on {', '.join(self.devices)}{slots}; home {self.home.path}")
         while True:
             lost = queue.requeue_lost(self.home.db, host=self.host, is_alive=pid_alive)
-            for job_id in lost:
-                self.log(f"job {job_id}: its worker is gone; requeued")
+            for job_id in lost:  # requeued, or cancelled when its cancel was asked
+                status = queries.get_job(self.home.db, job_id).status
+                self.log(f"job {job_id}: its worker is gone; " + (f"{AttemptOutcome.REQUEUED}"
+                                                                   if status == JobStatus.QUEUED
+                                                                   else f"{status} (as asked)"))
             for job_id in queue.fail_blocked(self.home.db):
                 self.log(f"job {job_id}: the job it waits for (--after) failed; failed too")
             self._reap()
@@ -89,6 +107,9 @@ class Worker:
                 return 0
             self._heartbeat()
             self._claim()
+            if self.host_fault is not None and not self.children:
+                self.log(f"stopping: {self.host_fault}; its jobs stay queued for other workers")
+                return EXIT_HOST
             if self.until_empty and not self.children and not self._work_left():
                 self.log("queue empty; worker exits")
                 return 0
@@ -110,7 +131,7 @@ class Worker:
     def _claim(self) -> None:
         """Start jobs on the free device slots, one device or several each (the order and
         the rule against starving wide jobs: `aetui.worker.scheduling`)."""
-        while not self.stopping:
+        while not self.stopping and self.host_fault is None:
             free = free_devices(self.devices, self._busy, self.per_device)
             job = self.scheduler.claim(self.home.db, free=free, total=len(self.devices), worker=self.owner,
                                        host=self.host, pid=os.getpid())
@@ -122,7 +143,7 @@ class Worker:
         return sum(1 for c in self.children.values() if device in c.device.split(","))
 
     def _start(self, job_id: int, device: str) -> None:
-        from aetui.run_owner import NotOurs, job_run_dir
+        from aetui.run_owner import NotOurs, job_run_dir, resolve
         from store import queue
 
         try:
@@ -130,6 +151,11 @@ class Worker:
         except NotOurs as e:  # another job's files: fail this job, write nothing there
             queue.finish(self.home.db, job_id=job_id, worker=self.owner, status=JobStatus.FAILED, error=str(e))
             self.log(f"job {job_id}: failed: {e}")
+            return
+        except OSError as e:  # the run folder cannot be made: this host's fault, or the job's
+            from store import queries
+
+            self._cannot_start(job_id, resolve(self.home.path, queries.get_run(self.home.db, job_id).run_dir), e)
             return
         if self.executor is not None:  # the job runs elsewhere (Slurm); its handle acts as the Popen
             handle = self.executor.start(self, job_id, device)
@@ -142,12 +168,16 @@ class Worker:
             self.children[job_id] = Child(job_id, device, start_gang(self, job_id, device.split(",")))
             return
         run = RunLayout.at(run_dir)
+        try:
+            out = open(run.stdout, "ab")
+        except OSError as e:  # this host's fault, or the job's
+            self._cannot_start(job_id, run.root, e)
+            return
         env = dict(os.environ)
         index = physical_index(device)
         env["CUDA_VISIBLE_DEVICES"] = index if index is not None else ""
         env["PYTHONUNBUFFERED"] = "1"
         inner = "cuda:0" if index is not None else "cpu"
-        out = open(run.stdout, "ab")
         err = open(run.stderr, "ab")
         me = os.getpid()
         proc = subprocess.Popen(child_command(self.home, job_id, self.owner, inner), stdout=out, stderr=err,
@@ -155,6 +185,20 @@ class Worker:
         self.children[job_id] = Child(job_id, device, proc, files=[out, err])
         queue.record_pid(self.home.db, job_id=job_id, owner=self.owner, pid=proc.pid)
         self.log(f"job {job_id}: started on {device} (pid {proc.pid})")
+
+    def _cannot_start(self, job_id: int, folder: Path, error: OSError) -> None:
+        """The job's run folder cannot be made: fail the job (its fault), or requeue it and
+        claim no more (this host's fault: `aetui.worker.faults`)."""
+        from store import queue
+
+        fault = start_fault(folder, error, self.home.runs)
+        status = JobStatus.QUEUED if fault.host else JobStatus.FAILED
+        queue.finish(self.home.db, job_id=job_id, worker=self.owner, status=status, error=fault.reason)
+        if fault.host:
+            self.host_fault = fault.reason
+            self.log(f"job {job_id}: not started, back in the queue: {fault.reason}")
+        else:
+            self.log(f"job {job_id}: failed: {fault.reason}")
 
     def _heartbeat(self, force: bool = False) -> None:
         """Renew the leases every HEARTBEAT_S; every loop, stop the jobs whose cancel was
@@ -168,6 +212,7 @@ class Worker:
             cancels = queue.heartbeat(self.home.db, worker=self.owner, job_ids=ids)
         else:
             cancels = queries.cancel_requested(self.home.db, ids)
+        self._watch_stalls()
         for job_id in cancels:
             child = self.children[job_id]
             if child.term_sent_at is None:
@@ -178,6 +223,30 @@ class Worker:
                 if child.proc.poll() is None:
                     self.log(f"job {child.job_id}: still running {self.grace_s:g} s after SIGTERM; killing it")
                 child.proc.kill()
+
+    def _watch_stalls(self) -> None:
+        """Stop (SIGTERM, then SIGKILL after the grace period) a job that wrote nothing to
+        the store (progress, results) for `stall_s`: a deadlock, a stuck collective, a
+        frozen file system. The lease alone would keep it `running` for ever."""
+        from store import queries
+
+        if not self.stall_s or self.executor is not None:  # a Slurm job is Slurm's to watch
+            return
+        now = time.monotonic()
+        if now - self._last_stall_check < min(HEARTBEAT_S, self.stall_s / 4):
+            return
+        self._last_stall_check = now
+        for child in self.children.values():
+            if child.term_sent_at is not None:
+                continue
+            job = queries.get_job(self.home.db, child.job_id)
+            seen = (job.step, job.updated_at)
+            if seen != child.seen:
+                child.seen, child.seen_at = seen, now
+            elif now - child.seen_at >= self.stall_s:
+                child.stalled = f"stalled: no progress for {self.stall_s:g} s after step {job.step}"
+                self.log(f"job {child.job_id}: {child.stalled}; stopping it")
+                self._terminate(child)
 
     def _terminate(self, child: Child) -> None:
         child.term_sent_at = time.time()
@@ -205,7 +274,8 @@ class Worker:
         job = queries.get_job(self.home.db, child.job_id)
         if job.status == JobStatus.RUNNING and job.lease_owner == self.owner:
             end = outcome(code, cancel_requested=job.cancel_requested, stopping=self.stopping,
-                          term_sent=child.term_sent_at is not None, tail=lambda: _tail(child))
+                          term_sent=child.term_sent_at is not None, tail=lambda: _tail(child),
+                          stalled=child.stalled, stalls_before=_stalls(self.home.db, job.id) if child.stalled else 0)
             status, error = end.status, end.error
             if end.crashed and "," in child.device:  # a rank of a job on several devices: resume it, up to a cap
                 from aetui.worker.gang import crash_verdict
@@ -213,6 +283,9 @@ class Worker:
                 status, error = crash_verdict(self.home.db, job.id, child.proc.describe())
             queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=status, error=error)
             job = queries.get_job(self.home.db, child.job_id)
+        elif code == EXIT_HOST and job.status == JobStatus.QUEUED and self.executor is None:
+            # its child found this host at fault (a Slurm node's fault is not this host's)
+            self.host_fault = job.error or "this host cannot run jobs"
         verb = {EXIT_DONE: "finished"}.get(code, "ended")
         self.log(f"job {job.id}: {verb} -> {job.status}" + (f" ({job.error})" if job.error else ""))
 
@@ -234,6 +307,13 @@ class Worker:
             if job.status == JobStatus.RUNNING:
                 queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=JobStatus.QUEUED)
             del self.children[job_id]
+
+
+def _stalls(db, job_id: int) -> int:
+    """How many earlier attempts of the job were stopped as stalled."""
+    from store import queries
+
+    return sum(1 for a in queries.attempts(db, job_id) if (a.error or "").startswith("stalled"))
 
 
 def _tail(child: Child, lines: int = 3) -> str:
