@@ -51,8 +51,9 @@ class Home:
         return open_db(self.db_url)
 
 
-def runs_root_problem(root: str | Path) -> str | None:
-    """Why this machine cannot make run folders under `root`, or None when it can.
+def folder_problem(root: str | Path) -> str | None:
+    """Why this machine cannot make folders (run folders, a home) at `root`, or None when it
+    can. The one writability probe: the CLI's home checks, the queue and the worker use it.
 
     Tested by doing, not by permission bits (which root ignores): the nearest folder of
     `root` that exists must be a folder, and a folder made in it and removed again. So a
@@ -76,7 +77,7 @@ def runs_root_problem(root: str | Path) -> str | None:
 def check_runs_root(root: str | Path) -> None:
     """Refuse (UserError, one line) a runs root this machine cannot write: checked when a job
     is queued, so a job whose run folder could never be made is never queued."""
-    problem = runs_root_problem(root)
+    problem = folder_problem(root)
     if problem is not None:
         from aetui.errors import UserError
 

@@ -5,15 +5,14 @@ folder), a read-only mount or a pseudo file system like `/proc/self` is refused 
 line, exit 2; so is a read verb (`show`, `cancel`, ...) on a home that does not exist, which
 would otherwise create the folder and an empty store just to say "no job 3".
 
-Writability is tried, not guessed from permission bits: root ignores them, and only the
-kernel knows that a mount is read-only or that /proc takes no files. The probe is an
-unnamed temporary file (O_TMPFILE where the file system has it): nothing is left behind.
+Writability is tried, not guessed from permission bits (`aetui.home.folder_problem`, the
+probe the queue and the worker use too): root ignores them, and only the kernel knows that
+a mount is read-only or that /proc takes no files. Nothing is left behind.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from aetui.defaults import LIMITS
@@ -66,13 +65,8 @@ def _check_folder(path: Path, flag: str, *, write: bool) -> None:
         raise UserError(f"{flag} {path} is not a folder")
     if not write:
         return
-    base = path
-    while not base.exists():  # the folder the verb would create it in
-        base = base.parent
-    if not base.is_dir():
-        raise UserError(f"{flag} {path}: {base} is not a folder")
-    try:
-        with tempfile.TemporaryFile(dir=base):
-            pass
-    except OSError as e:
-        raise UserError(f"{flag} {path} cannot be written ({e.strerror or e})") from None
+    from aetui.home import folder_problem  # the same probe the queue and the worker use
+
+    problem = folder_problem(path)
+    if problem is not None:
+        raise UserError(f"{flag} {path} cannot be written ({problem})")

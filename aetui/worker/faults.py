@@ -16,7 +16,7 @@ import errno
 from dataclasses import dataclass
 from pathlib import Path
 
-from aetui.home import runs_root_problem
+from aetui.home import folder_problem
 
 # What CUDA says when the device itself is gone or unusable (not when the job misused it).
 DEVICE_GONE = ("no CUDA-capable device is detected", "CUDA-capable device(s) is/are busy or unavailable",
@@ -39,10 +39,10 @@ def start_fault(run_dir: Path, error: OSError, own_root: Path) -> Fault:
     root no machine like this one has (e.g. `/proc/nope`, before the queue refused such
     roots): the job's fault, as is a run folder that cannot be made in a usable root."""
     job_root = Path(run_dir).parent
-    problem = runs_root_problem(job_root)
+    problem = folder_problem(job_root)
     if problem is None:
         return Fault(False, f"its run folder {run_dir} cannot be made: {error.strerror or error}")
-    own_problem = problem if _same(job_root, own_root) else runs_root_problem(own_root)
+    own_problem = problem if _same(job_root, own_root) else folder_problem(own_root)
     if own_problem is not None:
         return Fault(True, f"this host cannot write the runs root {own_root}: {own_problem}")
     return Fault(False, f"its runs root {job_root} cannot be written on this host: {problem}")
