@@ -113,7 +113,10 @@ BAD_INPUT = [
 
 @pytest.mark.parametrize("args, message", BAD_INPUT)
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(home, args, message):
-    proc = aetui_proc(home, *args, check=False)
+    """In this process (Typer's runner): the verbs' error handling is inside the app, so the
+    exit code and stderr are the real command's; the real process is checked below, in
+    `test_a_users_error_is_one_line_exit_2_and_no_log`."""
+    proc = aetui(home, *args, check=False)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], proc.stderr
