@@ -5,9 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
-from tests.conftest import ROOT, TINY, aetui_json
+from tests.conftest import ROOT
 
 
 def test_importing_store_does_not_import_sqlmodel():
@@ -44,17 +42,6 @@ def test_the_schema_head_is_found_without_alembic():
     from store import migrations
 
     assert migrations._quick_head(migrations.LOCATION) == migrations.head()
-
-
-@pytest.mark.slow
-def test_training_reports_its_first_step_apart(home):
-    from tests.conftest import aetui
-
-    job = aetui_json(home, "queue", *TINY, "--steps", "6", "--device", "cpu")
-    aetui(home, "worker", "--until-empty")
-    m = aetui_json(home, "show", str(job["id"]))["metrics"]
-    assert m["first_step_s"] > 0 and m["compile_s"] is None and m["images_per_s"] > 0
-    assert m["train_s"] >= m["first_step_s"]
 
 
 def test_cli_commands_have_no_string_annotations():

@@ -38,13 +38,21 @@ def wait_for(predicate, timeout: float = 120, every: float = 0.2):
     raise AssertionError("timed out waiting")
 
 
-@pytest.mark.slow
-def test_queue_worker_run_tensorboard_checkpoint(home):
-    job = aetui_json(home, "queue", *TINY, "--steps", "30")
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> dict:
+    """One tiny training job, queued and run by a real worker process, once for the module:
+    the tests below only read its home (`aetui show --json`'s dict of the job)."""
+    home = tmp_path_factory.mktemp("tiny-run") / "home"
+    job = aetui_json(home, "queue", *TINY, "--steps", "30", "--device", "cpu")
     worker = subprocess.run([sys.executable, "-m", "aetui", "worker", "--until-empty"], cwd=ROOT, env=cli_env(home),
                             capture_output=True, text=True, timeout=300)
     assert worker.returncode == 0, worker.stdout + worker.stderr
-    d = aetui_json(home, "show", str(job["id"]))
+    return aetui_json(home, "show", str(job["id"]))
+
+
+@pytest.mark.slow
+def test_queue_worker_run_tensorboard_checkpoint(tiny_run):
+    d = tiny_run
     assert d["status"] == "done", d["error"]
     assert d["steps_done"] == 30 and d["step"] == 30
     m = d["metrics"]
@@ -79,6 +87,14 @@ def test_queue_worker_run_tensorboard_checkpoint(home):
     model = build("unet", 32, base_width=4, depth=2)
     model.load_state_dict(state["model"])
     assert state["step"] == 30 and state["config"]["options"]["base_width"] == 4
+
+
+@pytest.mark.slow
+def test_training_reports_its_first_step_apart(tiny_run):
+    """(Was in test_fast_paths.py, with a training of its own.)"""
+    m = tiny_run["metrics"]
+    assert m["first_step_s"] > 0 and m["compile_s"] is None and m["images_per_s"] > 0
+    assert m["train_s"] >= m["first_step_s"]
 
 
 @pytest.mark.slow
