@@ -229,6 +229,20 @@ if first:
 '''
 
 
+def test_no_dashboard_module_imports_torch_when_imported() -> None:
+    """The quick loop's check (the test below opens every screen, ~15 s: slow): a fresh
+    interpreter imports every module of `aetui.tui`, and torch is not among its modules."""
+    modules = sorted(m for m in our_modules() if m == "aetui.tui" or m.startswith("aetui.tui."))
+    assert "aetui.tui.app" in modules and "aetui.tui.screens.main" in modules
+    code = ("import importlib, sys\n"
+            f"for name in {modules!r}:\n    importlib.import_module(name)\n"
+            "print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.strip() == "[]", "a dashboard module imports torch: " + proc.stdout
+
+
+@pytest.mark.slow
 def test_every_dashboard_screen_opens_without_importing_torch(tmp_path: Path) -> None:
     """Torch costs seconds and hundreds of MB: the dashboard shows runs, it never needs it.
     A fresh interpreter opens the main table, a run's detail, the results browser (a sweep
