@@ -111,6 +111,7 @@ def test_explicit_busy_port_is_refused_in_one_line(home, started):
     assert len(lines) == 1 and f"port {port}" in lines[0] and "--port" in lines[0], err
 
 
+@pytest.mark.slow  # a real TensorBoard server starts
 def test_busy_default_port_takes_the_next_and_sigterm_stops_tensorboard(home, started):
     holder = occupy(DEFAULT_PORT)  # if something else holds it, it is busy all the same
     try:
@@ -132,6 +133,7 @@ def test_busy_default_port_takes_the_next_and_sigterm_stops_tensorboard(home, st
             holder.close()
 
 
+@pytest.mark.slow  # a real TensorBoard server starts
 def test_tensorboard_dies_with_a_killed_aetui_tb(home, started):
     proc = started(home, "tb", "--host", HOST, "--port", str(free_port()))
     wait_for(lambda: children(proc.pid), 30, "TensorBoard started")
