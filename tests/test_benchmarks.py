@@ -15,9 +15,11 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow  # each benchmark script runs for real
+# each benchmark script runs for real; the first test that reads run_all.py's folder waits for three
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 BENCH = ROOT / "benchmarks"
+SHARED = ("cli_start", "store_ops", "dashboard")  # run once, by run_all.py, for the tests that read them
 
 
 def run_bench(tmp_path: Path, *cmd: str, timeout: float = 280) -> None:
@@ -25,6 +27,16 @@ def run_bench(tmp_path: Path, *cmd: str, timeout: float = 280) -> None:
     env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.run(list(cmd), cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+
+
+@pytest.fixture(scope="module")
+def run_all_out(tmp_path_factory) -> Path:
+    """The folder `run_all.py --tiny --only cli_start,store_ops,dashboard` wrote: each of those
+    benchmarks runs once, and its test reads its JSON file from here."""
+    out = tmp_path_factory.mktemp("bench")
+    run_bench(out, sys.executable, str(BENCH / "run_all.py"), "--tiny", "--only", ",".join(SHARED), "--out", str(out),
+              timeout=540)
+    return out
 
 
 def load(path: Path) -> dict:
@@ -64,9 +76,8 @@ def test_gpu_script_runs_tiny_on_the_cpu(tmp_path):
     assert {c["config"] for c in data["configs"]} == {"tiny-unet", "tiny-mlp"}
 
 
-def test_cli_start_benchmark(tmp_path):
-    run_bench(tmp_path, sys.executable, str(BENCH / "cli_start.py"), "--tiny", "--out", str(tmp_path))
-    data = load(tmp_path / "cli_start_tiny.json")
+def test_cli_start_benchmark(run_all_out):
+    data = load(run_all_out / "cli_start_tiny.json")
     verbs = {"help", "queue", "runs"}
     for key in ("above_pass_s", "cpu_above_pass_s", "ratio_to_pass", "heavy_modules_imported", "met"):
         assert set(data[key]) == verbs
@@ -77,18 +88,16 @@ def test_cli_start_benchmark(tmp_path):
     assert "sqlmodel" not in data["heavy_modules_imported"]["runs"]
 
 
-def test_store_benchmark(tmp_path):
-    run_bench(tmp_path, sys.executable, str(BENCH / "store_ops.py"), "--tiny", "--out", str(tmp_path))
-    data = load(tmp_path / "store_ops_tiny.json")
+def test_store_benchmark(run_all_out):
+    data = load(run_all_out / "store_ops_tiny.json")
     assert {"enqueue_per_s", "raw_enqueue_per_s", "grid_enqueue_per_s", "claim_per_s", "raw_claim_per_s",
             "list_rows_per_s", "light_list_rows_per_s", "raw_list_rows_per_s"} == set(data["ops_per_s"])
     assert {"enqueue", "claim", "list", "light_list"} <= set(data["ratios_to_raw_sqlite"])
     assert data["check"]["each_claimed_once"] and data["check"]["jobs_listed"] == data["jobs"]
 
 
-def test_dashboard_benchmark(tmp_path):
-    run_bench(tmp_path, sys.executable, str(BENCH / "dashboard.py"), "--tiny", "--out", str(tmp_path))
-    data = load(tmp_path / "dashboard_tiny.json")
+def test_dashboard_benchmark(run_all_out):
+    data = load(run_all_out / "dashboard_tiny.json")
     for variant in ("aetui", "naive"):
         assert {"first_paint_s", "store_ready_s", "refresh_s", "idle_refresh_s", "refresh_rows_read"} <= set(
             data["figures"][variant])
@@ -97,9 +106,9 @@ def test_dashboard_benchmark(tmp_path):
     assert data["figures"]["aetui"]["idle_refresh_rows_read"] <= data["changed_rows"]
 
 
-def test_run_all_writes_a_summary(tmp_path):
-    run_bench(tmp_path, sys.executable, str(BENCH / "run_all.py"), "--tiny", "--only", "cli_start",
-              "--out", str(tmp_path))
-    data = load(tmp_path / "summary_tiny.json")
-    assert data["failed"] == [] and set(data["ran"]) == {"cli_start"}
+def test_run_all_writes_a_summary(run_all_out):
+    data = load(run_all_out / "summary_tiny.json")
+    assert data["failed"] == [] and set(data["ran"]) == set(SHARED)
     assert set(data["figures"]["cli_start"]) == {"above_pass_s", "cpu_above_pass_s"}
+    assert set(data["figures"]["store_ops"]) == {"ops_per_s", "ratios_to_raw_sqlite"}
+    assert set(data["figures"]["dashboard"]) == {"aetui", "speedup_vs_naive"}
