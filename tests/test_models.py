@@ -25,6 +25,10 @@ TINY = {
 SPECS = [(name, res, opts) for name, specs in TINY.items() for res, opts in specs]
 IDS = ["-".join([name, str(res), *(f"{k}={v}" for k, v in o.items())]) for name, res, o in SPECS]
 
+# tiny models: a second torch thread only waits for a core on a busy machine (attn-unet's
+# backward took ~9 s at load 7 with two threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 
 def n_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
