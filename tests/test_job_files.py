@@ -68,6 +68,7 @@ def test_new_store_numbers_jobs_above_the_run_folders_there_are(home):
     assert aetui_json(home, "queue", *TINY)["id"] == 10
 
 
+@pytest.mark.slow  # the module's one training runs in a real worker
 def test_lost_store_new_job_does_not_adopt_old_checkpoints(trained, tmp_path):
     """The store is lost (truncated: refused; then started afresh): the new job, of another
     architecture, gets a new number and trains from step 0; the old run stays untouched."""
@@ -88,6 +89,7 @@ def test_lost_store_new_job_does_not_adopt_old_checkpoints(trained, tmp_path):
     assert final.read_bytes() == before
 
 
+@pytest.mark.slow  # the module's one training runs in a real worker
 def test_job_never_writes_into_another_jobs_run_folder(trained, tmp_path):
     """A folder that carries another job's uid (two homes sharing a runs root, a store
     restored from an old backup) is refused: the job fails with one line, the folder is left
@@ -106,6 +108,7 @@ def test_job_never_writes_into_another_jobs_run_folder(trained, tmp_path):
     assert aetui_json(home, "show", str(other["id"]))["status"] == "done"
 
 
+@pytest.mark.slow  # the module's one training runs in a real worker
 def test_run_folder_and_checkpoints_carry_the_job_uid(trained):
     import torch
 
@@ -135,6 +138,7 @@ def test_unmarked_folder_of_an_older_aetui_is_taken(tmp_path):
     assert (folder / MARKER).read_text().strip() == "a" * 32
 
 
+@pytest.mark.slow  # the module's one training runs in a real worker
 def test_copied_home_reads_and_writes_its_own_run_folders(trained, tmp_path):
     """A copied home whose original is gone: `show`, the dashboard's readers and a retry
     all use the copy's runs/."""
