@@ -216,6 +216,7 @@ def test_a_run_resumed_from_its_final_checkpoint_keeps_its_final_loss(home, one_
     assert d["metrics"]["final_loss"] == final_loss
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_a_new_tensorboard_writer_sorts_after_an_earlier_attempts_event_file(tmp_path):
     """TensorBoard reads event files in name order, and the name starts with the second it
     was made: an earlier attempt's file of this second (here: of the next one) must not sort

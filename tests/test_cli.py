@@ -177,6 +177,7 @@ def test_second_detached_worker_is_refused(home):
         os.kill(first["pid"], signal.SIGTERM)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_worker_stop_ends_the_background_worker(home):
     import time
 

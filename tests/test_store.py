@@ -74,6 +74,7 @@ def test_finish_refuses_a_status_it_cannot_set_before_changing_anything(db, stat
     assert [a.outcome for a in queries.attempts(db, 1)] == ["running"]
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_finish_checks_its_status_under_python_O(tmp_path):
     """Not an assert: `python -O` drops those, and a bad status would reach the database."""
     import subprocess

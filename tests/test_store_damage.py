@@ -46,6 +46,7 @@ def assert_refused(home: Path, db: Path, size: int) -> None:
     assert db.stat().st_size == size  # never replaced by an empty store
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_truncated_store_is_refused_not_recreated(home):
     db = with_jobs(home)
     subprocess.run(["truncate", "-s", "0", str(db)], check=True)
@@ -53,6 +54,7 @@ def test_truncated_store_is_refused_not_recreated(home):
     assert "0 bytes" in aetui(home, "runs", check=False).stderr
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 @pytest.mark.parametrize("where", [0, 100], ids=["header", "schema-page"])
 def test_corrupted_store_is_one_line_for_every_verb(home, where):
     db = with_jobs(home)
@@ -60,6 +62,7 @@ def test_corrupted_store_is_one_line_for_every_verb(home, where):
     assert_refused(home, db, db.stat().st_size)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_db_status_and_check_see_damaged_pages_and_restore_mends_them(home):
     db = with_jobs(home, 40)
     assert "up to date" in aetui(home, "db", "status").stdout

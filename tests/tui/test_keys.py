@@ -3,6 +3,7 @@ help overlay scrolls with j/k, and `o` sorts by a column chosen from a menu."""
 
 from __future__ import annotations
 
+import pytest
 from textual.containers import VerticalScroll
 
 from aetui.tui.screens.help import HelpScreen
@@ -34,6 +35,7 @@ def test_help_and_quit_stay_in_the_footer_at_80_columns(seeded):
     drive(app, scenario, size=(80, 24))
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_the_help_overlay_scrolls_with_j_and_k(seeded):
     home, _ = seeded
     app = make_app(home)
@@ -58,6 +60,7 @@ def test_the_help_overlay_scrolls_with_j_and_k(seeded):
     drive(app, scenario, size=(80, 24))
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_o_sorts_by_the_column_chosen_in_the_menu_in_one_step(seeded):
     from aetui.tui.screens.launch import LaunchScreen
     from aetui.tui.screens.sort_menu import SortMenu

@@ -3,6 +3,7 @@ view, and the focused one stands out from the rest (issue 14, defect 2)."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Button, Input, Select
 
 from aetui.tui.screens.launch import LaunchScreen
@@ -45,6 +46,7 @@ async def _check_focus_shows(pilot, presses: int) -> None:
         await pilot.press("tab")
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_every_tab_stop_of_every_kind_is_a_visible_field(seeded):
     home, ids = seeded
     app = make_app(home)

@@ -3,6 +3,7 @@ and the plot names its axes right (issue 14, defect 3)."""
 
 from __future__ import annotations
 
+import pytest
 import asyncio
 
 from textual.app import App, ComposeResult
@@ -21,6 +22,7 @@ def test_compact_numbers_keep_three_digits_and_short_exponents():
     assert fmt.num(812.0, 3) == "812"
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_a_large_loss_is_whole_in_the_runs_table(seeded):
     from store import queue
 
@@ -109,6 +111,7 @@ def _sweep_columns(home, sweep_id: int, sizes) -> list[list[str]]:
     return seen
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_sweep_table_shows_the_columns_that_fit(seeded):
     """At 200 columns the sweep's table shows every measure docs/dashboard.md promises
     (MSEs, ratio, PSNR, the control's ratio), also after a resize from 80 columns; at 80

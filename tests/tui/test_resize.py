@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import pytest
 from aetui.tui.screens.run import RunScreen
 
 from .helpers import drive, make_app, screen_text, select_job, settle, table_ids, until
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_cursor_row_stays_visible_after_the_terminal_shrinks(seeded):
     home, ids = seeded
     app = make_app(home)

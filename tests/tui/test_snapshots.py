@@ -7,6 +7,7 @@ the SVGs in tests/tui/__snapshots__/ before committing them.
 
 from __future__ import annotations
 
+import pytest
 from .helpers import make_app, ready, select_job, settle, until
 
 
@@ -42,6 +43,7 @@ def test_runs_table(snap_compare, snap_home):
     assert snap_compare(make_app(snap_home), terminal_size=(80, 24), run_before=run_before)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_run_detail(snap_compare, snap_home):
     from aetui.tui.screens.run import RunScreen
 

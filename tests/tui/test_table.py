@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 import asyncio
 
 from aetui.tui.screens.compare import CompareScreen
@@ -119,6 +120,7 @@ def test_live_refresh_patches_changed_rows_in_place(seeded):
     drive(app, scenario)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_ten_thousand_rows_stay_a_window(big_home):
     app = make_app(big_home)
 
@@ -139,6 +141,7 @@ def test_ten_thousand_rows_stay_a_window(big_home):
     drive(app, scenario)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_marking_two_runs_opens_compare(seeded):
     home, ids = seeded
     app = make_app(home)
@@ -204,6 +207,7 @@ def test_help_lists_keys_and_palette_finds_actions(seeded):
     drive(app, scenario)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_open_run_shows_image_curve_and_log(seeded):
     home, ids = seeded
     app = make_app(home)
@@ -235,6 +239,7 @@ def test_open_run_shows_image_curve_and_log(seeded):
     drive(app, scenario)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_results_browser_steps_plays_and_shows_sweep_table(seeded):
     home, ids = seeded
     app = make_app(home)
@@ -278,6 +283,7 @@ def test_results_browser_steps_plays_and_shows_sweep_table(seeded):
     drive(app, scenario)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_resizing_between_80x24_and_200x50_keeps_a_sane_layout(seeded):
     home, ids = seeded
     app = make_app(home)
