@@ -144,6 +144,26 @@ def cancel(home: Home, job_id: int):
         return queue.cancel(home.db, job_id=job_id)
 
 
+def get_jobs(home: Home, job_ids: list[int]) -> list[Any]:
+    """The jobs with these ids, in that order; UserError naming the first that does not exist."""
+    from store import queries
+
+    with _queue_errors():
+        return [queries.get_job(home.db, j) for j in job_ids]
+
+
+def job_logs(home: Home, job_id: int) -> tuple[Path, Path]:
+    """(stdout, stderr) of a job's run folder, every kind alike (they may not exist yet)."""
+    from aetui.run_layout import RunLayout
+    from store import queries
+
+    with _queue_errors():
+        queries.get_job(home.db, job_id)
+    run = queries.get_run(home.db, job_id)
+    layout = RunLayout.at(resolve(home.path, run.run_dir)) if run else RunLayout.of(home.runs, job_id)
+    return layout.stdout, layout.stderr
+
+
 def retry(home: Home, job_id: int):
     from store import queue
 
