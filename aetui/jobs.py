@@ -217,7 +217,7 @@ def job_summary(job: Any) -> dict[str, Any]:
         "loss": job.loss, "images_per_s": job.images_per_s, "eta_s": job.eta_s,
         "parent_id": job.parent_id, "after_id": job.after_id, "group_id": job.group_id,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "ended_at": iso(job.ended_at),
-        "error": job.error,
+        "error": job.error, "last_line": getattr(job, "last_line", None),
     }
 
 

@@ -121,7 +121,7 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | 
             .values(
                 status=JobStatus.RUNNING, lease_owner=worker, lease_expires=now + LEASE_S,
                 assigned_device=assigned, updated_at=now, cancel_requested=False,
-                started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None, note=None,
+                started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None, last_line=None,
             )
             .returning(Job.id)
             .execution_options(synchronize_session=False)
@@ -206,17 +206,17 @@ def progress(db: Engine, *, job_id: int, step: int, total_steps: int | None = No
         return s.execute(query.values(**values)).rowcount > 0
 
 
-def note(db: Engine, *, job_id: int, text: str, owner: str | None = None) -> bool:
+def last_line(db: Engine, *, job_id: int, text: str, owner: str | None = None) -> bool:
     """A running job's line of progress in words (a command job's last line of output);
     False when `owner` no longer holds the job, as for `progress`."""
     query = update(Job).where(Job.id == job_id)
     if owner is not None:
         query = query.where(Job.lease_owner == owner, Job.status == JobStatus.RUNNING)
     with write(db) as s:
-        return s.execute(query.values(note=text[:NOTE_CHARS], updated_at=time.time())).rowcount > 0
+        return s.execute(query.values(last_line=text[:LAST_LINE_CHARS], updated_at=time.time())).rowcount > 0
 
 
-NOTE_CHARS = 200
+LAST_LINE_CHARS = 200
 
 
 def record_start(db: Engine, *, job_id: int, owner: str, step: int) -> bool:

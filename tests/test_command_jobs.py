@@ -96,6 +96,7 @@ def test_command_jobs_run_with_their_environment_log_wait_retry_and_scalars(home
     out, _ = follow.communicate(timeout=60)
     assert follow.returncode == 0 and "step 5/5 loss" in out and "attempt 1: starting at step 0" in out, out
     assert aetui(home, "wait", train, dump).returncode == 0
+    assert aetui_json(home, "show", train)["last_line"].startswith("step 5/5 loss")  # its last line, the table's progress
 
     # the environment: what a program needs, --env, the worker's own; nothing else
     seen = json.loads((run_dir(home, int(dump)) / "env.json").read_text())
@@ -158,6 +159,17 @@ def test_cancel_and_a_killed_worker_end_the_whole_process_group(home, tmp_path, 
     assert not alive(kid)
     shown = wait_for(lambda: (d := aetui_json(home, "show", job))["status"] == "queued" and d, what="the requeue")
     assert [a["outcome"] for a in shown["attempts"]] == ["requeued"]
+
+
+def test_the_table_shows_a_running_command_s_time_and_last_line():
+    from aetui.tui.data.rows import JobRow
+    from aetui.tui.widgets.job_table import cell_text
+
+    now = time.time()
+    row = JobRow(id=1, kind="command", status="running", label="python train.py", model=None, res=None, priority=0,
+                 device="cpu", step=0, total_steps=0, loss=None, images_per_s=None, eta_s=None, parent_id=None,
+                 error=None, last_line="epoch 3 loss 0.12", created_at=now - 100, updated_at=now, started_at=now - 75)
+    assert cell_text(row, "progress", 40) == "1m15s epoch 3 loss 0.12"
 
 
 def test_bad_input_exits_2_and_writes_nothing(home, tmp_path):

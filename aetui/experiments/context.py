@@ -95,7 +95,7 @@ class JobContext:
         the job is alive (`Job.updated_at`)."""
         from store import queue
 
-        if not queue.note(self.home.db, job_id=self.job_id, text=text, owner=self.owner):
+        if not queue.last_line(self.home.db, job_id=self.job_id, text=text, owner=self.owner):
             raise LeaseLost(f"job {self.job_id} is no longer held by {self.owner}")
 
     def record(self, *, metrics: dict[str, Any] | None = None, artifacts: dict[str, Any] | None = None,

@@ -15,7 +15,7 @@ whole life:
 - whatever the program leaves running in its group when it exits is ended the same way;
 - exit 0 is done; anything else fails the job with its exit code or signal.
 
-Progress is the elapsed time and the last line of output (`Job.note`), written every
+Progress is the elapsed time and the last line of output (`Job.last_line`), written every
 second or so; a command that prints nothing is not stopped as stalled for it.
 """
 

@@ -1,4 +1,4 @@
-"""job.note: a running job's one line of live progress in words (a command job's last
+"""job.last_line: a running job's one line of live progress in words (a command job's last
 line of output), shown beside its elapsed time.
 
 Revision ID: 0004
@@ -19,9 +19,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("job") as batch:
-        batch.add_column(sa.Column("note", sa.String(), nullable=True))
+        batch.add_column(sa.Column("last_line", sa.String(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("job") as batch:
-        batch.drop_column("note")
+        batch.drop_column("last_line")
