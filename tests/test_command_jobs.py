@@ -21,11 +21,9 @@ SCRIPT = str(ROOT / "examples" / "train_script.py")
 # dumps its environment and working folder, as the worker gave them
 DUMP_ENV = "import json, os; json.dump({'env': dict(os.environ), 'cwd': os.getcwd()}, open(os.environ['AETUI_RUN_DIR'] + '/env.json', 'w'))"
 # a command with a grandchild that ignores SIGTERM (only the group's SIGKILL ends it); writes their pids
-FAMILY = ("import os, signal, subprocess, sys, time\n"
-          "kid = subprocess.Popen([sys.executable, '-c', 'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)'])\n"
-          "open(os.environ['AETUI_RUN_DIR'] + '/pids', 'w').write(f'{os.getpid()} {kid.pid}')\n"
-          "print('family up', flush=True)\n"
-          "time.sleep(600)\n")
+KID = ("import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+       "open(os.environ['AETUI_RUN_DIR'] + '/pids', 'w').write(f'{os.getppid()} {os.getpid()}'); time.sleep(600)")
+FAMILY = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {KID!r}]); time.sleep(600)"
 
 
 def tag_env() -> list[str]:
@@ -81,36 +79,44 @@ def test_command_jobs_run_with_their_environment_log_wait_retry_and_scalars(home
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")  # inherited everywhere: the worker's pinning wins
     monkeypatch.setenv("LC_TIME", "C")
     py = sys.executable
-    train = aetui(home, "add", "--name", "toy", *tag_env(), "--", py, SCRIPT, "--steps", "5").stdout.split()[0]
-    dump = aetui(home, "add", "--cwd", str(tmp_path), "--env", "FOO=bar=baz", *tag_env(), "--", py, "-c", DUMP_ENV).stdout.split()[0]
-    crash = aetui(home, "add", *tag_env(), "--", py, SCRIPT, "--steps", "6", "--crash-at", "3").stdout.split()[0]
+    train = aetui(home, "add", "--name", "toy", *tag_env(), "--", py, SCRIPT, "--steps", "5", "--crash-at", "3").stdout.split()[0]
+    dump = aetui(home, "add", "--gpus", "2", "--cwd", str(tmp_path), "--env", "FOO=bar=baz", *tag_env(), "--", py, "-c",
+                 DUMP_ENV).stdout.split()[0]
     env = cli_env(home)
     follow = procs.start([py, "-m", "aetui", "log", "-f", train], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    waiter = procs.start([py, "-m", "aetui", "wait", train, dump, crash], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
-    procs.start(worker_cmd("--per-device", "3"), cwd=ROOT, env=env, stdout=open(tmp_path / "worker.log", "ab"),
-                stderr=subprocess.STDOUT)
+    procs.start(worker_cmd("--devices", "cpu:0,cpu:1,cpu:2"), cwd=ROOT, env=env,
+                stdout=open(tmp_path / "worker.log", "ab"), stderr=subprocess.STDOUT)
 
-    # wait: ends once all three have ended, exit 1 as one failed; log -f: the whole output, then exits
-    out, _ = waiter.communicate(timeout=60)
-    assert waiter.returncode == 1 and f"job {crash}: failed (exit code 3: crashing on purpose)" in out, out
+    # wait: until both have ended, exit 1 as one failed; log -f: its whole output, then it exits
+    waited = aetui(home, "wait", train, dump, check=False)
+    assert waited.returncode == 1 and f"job {train}: failed (exit code 3: crashing on purpose)" in waited.stdout
+    assert f"job {dump}: done" in waited.stdout, waited.stdout
     out, _ = follow.communicate(timeout=60)
-    assert follow.returncode == 0 and "step 5/5 loss" in out and "attempt 1: starting at step 0" in out, out
-    assert aetui(home, "wait", train, dump).returncode == 0
-    assert aetui_json(home, "show", train)["last_line"].startswith("step 5/5 loss")  # its last line, the table's progress
+    assert follow.returncode == 0 and "attempt 1: starting at step 0" in out and "step 3/5" in out, out
 
     # the environment: what a program needs, --env, the worker's own; nothing else
-    seen = json.loads((run_dir(home, int(dump)) / "env.json").read_text())
+    folder = run_dir(home, int(dump))
+    seen = json.loads((folder / "env.json").read_text())
     given = seen["env"]
     assert seen["cwd"] == str(tmp_path)
     assert "SECRET_TOKEN" not in given and given["FOO"] == "bar=baz" and given["LC_TIME"] == "C"
     assert given["PATH"] == os.environ["PATH"]
-    folder = run_dir(home, int(dump))
     assert given["AETUI_JOB_ID"] == dump and given["AETUI_RUN_DIR"] == str(folder)
     assert given["AETUI_TB_DIR"] == str(folder / "tb") and given["AETUI_ATTEMPT"] == "1"
     assert given["CUDA_VISIBLE_DEVICES"] == "" and given["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"  # a CPU worker
     from aetui.specs.command import CARRIED_ENV, WORKER_ENV
     extra = {k for k in given if k not in CARRIED_ENV and not k.startswith("LC_") and k not in WORKER_ENV}
     assert extra <= {"FOO", PROCESS_TAG, "PWD", "SHLVL", "_"}, extra
+    # --gpus 2: one process that holds both devices, not a rank on each
+    assert len(aetui_json(home, "show", dump)["device"].split(",")) == 2
+    assert aetui(home, "log", dump).stdout.count(f"aetui: job {dump} on") == 1
+
+    # retry: the next attempt resumes from the checkpoint the first one left
+    aetui(home, "retry", train)
+    assert aetui(home, "wait", train).returncode == 0
+    logged = aetui(home, "log", train).stdout
+    assert "attempt 2: starting at step 3" in logged and "step 5/5" in logged, logged
+    assert aetui_json(home, "show", train)["last_line"].startswith("step 5/5 loss")  # the table's progress
 
     # its TensorBoard scalars, through the dashboard's data layer
     trained = run_dir(home, int(train))
@@ -119,20 +125,13 @@ def test_command_jobs_run_with_their_environment_log_wait_retry_and_scalars(home
     assert [s for s, _ in losses] == [1, 2, 3, 4, 5] and losses[-1][1] < losses[0][1]
     assert len(read_scalars(trained, "toy/w")) == 5
 
-    # retry: the next attempt resumes from the checkpoint the first one left
-    aetui(home, "retry", crash)
-    assert aetui(home, "wait", crash).returncode == 0
-    logged = aetui(home, "log", crash).stdout
-    assert "attempt 2: starting at step 3" in logged and "step 6/6" in logged, logged
-    assert [p for p, _ in read_scalars(run_dir(home, int(crash)), "train/loss")] == [1, 2, 3, 4, 5, 6]
-
 
 @pytest.mark.slow
 def test_cancel_and_a_killed_worker_end_the_whole_process_group(home, tmp_path, procs):
     py = sys.executable
     env = cli_env(home)
     log = open(tmp_path / "worker.log", "ab")
-    worker = procs.start(worker_cmd("--grace", "2"), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = procs.start(worker_cmd("--grace", "0.5"), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def family(job: str) -> tuple[int, int]:
         pids = run_dir(home, int(job)) / "pids"
@@ -179,7 +178,8 @@ def test_bad_input_exits_2_and_writes_nothing(home, tmp_path):
                        (["add", "--env", "AETUI_ATTEMPT=5", "--", "true"], "set by the worker"),
                        (["add", "--cwd", str(tmp_path / "nope"), "--", "true"], "no such folder"),
                        (["add", "--gpus", "2", "--device", "cpu", "--", "true"], "leave --device at auto"),
-                       (["log", "3"], "no job 3"), (["wait", "3"], "no job 3")):
+                       (["log", "3"], "no job 3"), (["wait", "3"], "no job 3"),
+                       (["wait", "--timeout", "-1"], "--timeout -1.0: a number at least 0")):
         result = aetui(home, *args, check=False)
         assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
     assert not home.exists()  # nothing written, not even the home
@@ -196,6 +196,7 @@ def test_a_shared_store_runs_commands_only_when_allowed(home):
     assert worker.run() == 0
     assert aetui_json(home, "show", job)["status"] == "queued"
     assert any("--allow-commands" in line for line in said) and any("queue empty" in line for line in said)
+    assert aetui(home, "wait", job, "--timeout", "0", check=False).returncode == 1  # still queued
 
 
 class HeldCards:

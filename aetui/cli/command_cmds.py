@@ -70,7 +70,7 @@ def add(
 
 def log(
     job_id: JobIdArg,
-    follow: Annotated[bool, Opt("--follow", "-f", help="go on printing what it writes until it ends")] = False,
+    follow: Annotated[bool, Opt("--follow/--no-follow", "-f", help="go on printing what it writes until it ends")] = False,
     home: HomeOpt = None,
 ) -> None:
     """Print a job's output: its stdout here on stdout, its stderr on stderr.
@@ -113,6 +113,7 @@ def _ended(h, job_id: int) -> bool:
 
 def wait(
     job_ids: Annotated[Optional[list[int]], typer.Argument(help="job ids [default: every queued or running job]", show_default=False)] = None,
+    timeout: Annotated[Optional[float], Opt(help="give up after this many seconds (exit 1) [default: wait for ever]", show_default=False)] = None,
     json: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
@@ -120,11 +121,14 @@ def wait(
 
     Examples: `aetui wait 3 4` · `aetui wait` (all queued and running jobs) · `aetui wait 3 && aetui log 3`
     """
-    from aetui.cli.options import print_json
+    from aetui.cli.options import check_number, print_json
     from store import queries
     from store.states import ACTIVE, FINISHED, JobStatus
 
     ids = [check_job_id(i) for i in job_ids or []]
+    if timeout is not None:
+        check_number(timeout, "--timeout", low=0, high=366 * 24 * 3600)
+    deadline = None if timeout is None else time.monotonic() + timeout
     h = home_of(home, needs=f"no job {ids[0]}" if ids else None, write=False)
     from aetui.jobs import get_jobs
 
@@ -140,9 +144,15 @@ def wait(
                 ended[job.id] = job.status
                 if not json:
                     typer.echo(f"job {job.id}: {job.status}" + (f" ({job.error})" if job.error else ""))
+        if left and deadline is not None and time.monotonic() >= deadline:
+            if not json:
+                typer.echo(f"still running or queued after {timeout:g} s: {', '.join(map(str, sorted(left)))}", err=True)
+            break
         if left:
             time.sleep(WAIT_POLL_S)
     if json:
-        print_json({str(i): ended[i] for i in ids})
+        print_json({str(i): ended.get(i) for i in ids})
+    if left:
+        raise typer.Exit(1)
     if any(ended[i] != JobStatus.DONE for i in ids):
         raise typer.Exit(1)
