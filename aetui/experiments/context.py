@@ -90,7 +90,7 @@ class JobContext:
         if not held:
             raise LeaseLost(f"job {self.job_id} is no longer held by {self.owner}")
 
-    def note(self, text: str) -> None:
+    def last_line(self, text: str) -> None:
         """A line of progress in words (a command job's last line of output); it also says
         the job is alive (`Job.updated_at`)."""
         from store import queue

@@ -64,13 +64,13 @@ def run(spec: CommandSpec, ctx: JobContext) -> None:
             now = time.monotonic()
             if now - last_report >= PROGRESS_EVERY_S:
                 last_report = now
-                ctx.note(last_line(layout))
+                ctx.last_line(last_line(layout))
             time.sleep(STOP_POLL_S)
     finally:
         if proc.poll() is None:  # an error of ours (LeaseLost, the store): the program ends too
             end_group(proc, grace)
     end_group(proc, min(grace, 2.0))  # what it left running in its group
-    ctx.note(last_line(layout))
+    ctx.last_line(last_line(layout))
     ctx.record(metrics={"exit_code": proc.returncode, "seconds": round(time.monotonic() - start, 3)})
     if proc.returncode:
         raise JobFailed(exit_reason(proc.returncode) + (f": {tail}" if (tail := last_line(layout)) else ""))
