@@ -144,6 +144,26 @@ def cancel(home: Home, job_id: int):
         return queue.cancel(home.db, job_id=job_id)
 
 
+def get_jobs(home: Home, job_ids: list[int]) -> list[Any]:
+    """The jobs with these ids, in that order; UserError naming the first that does not exist."""
+    from store import queries
+
+    with _queue_errors():
+        return [queries.get_job(home.db, j) for j in job_ids]
+
+
+def job_logs(home: Home, job_id: int) -> tuple[Path, Path]:
+    """(stdout, stderr) of a job's run folder, every kind alike (they may not exist yet)."""
+    from aetui.run_layout import RunLayout
+    from store import queries
+
+    with _queue_errors():
+        queries.get_job(home.db, job_id)
+    run = queries.get_run(home.db, job_id)
+    layout = RunLayout.at(resolve(home.path, run.run_dir)) if run else RunLayout.of(home.runs, job_id)
+    return layout.stdout, layout.stderr
+
+
 def retry(home: Home, job_id: int):
     from store import queue
 
@@ -197,7 +217,7 @@ def job_summary(job: Any) -> dict[str, Any]:
         "loss": job.loss, "images_per_s": job.images_per_s, "eta_s": job.eta_s,
         "parent_id": job.parent_id, "after_id": job.after_id, "group_id": job.group_id,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "ended_at": iso(job.ended_at),
-        "error": job.error,
+        "error": job.error, "last_line": getattr(job, "last_line", None),
     }
 
 

@@ -134,16 +134,16 @@ def dependents(db: Engine, job_id: int) -> list[int]:
                               .order_by(Job.id)).scalars())
 
 
-def runnable_count(db: Engine, *, devices: list[str]) -> int:
+def runnable_count(db: Engine, *, devices: list[str], skip_kinds: tuple[str, ...] = ()) -> int:
     """Queued jobs that a worker with these devices can run, now or once the jobs they
     wait for (`--after`) are done. Jobs pinned to other devices do not count, nor do
     jobs that need more devices than it has, nor jobs behind a failed or cancelled one
-    (those fail).
+    (those fail), nor jobs of `skip_kinds` (kinds the worker does not run).
 
     One recursive query: the jobs that fit and may run now or once a running job ends
     (`may_run`), then, chain by chain, the fitting queued jobs after those.
     """
-    fits = (Job.device.in_(("auto", *devices)), Job.gpus <= len(devices))
+    fits = (Job.device.in_(("auto", *devices)), Job.gpus <= len(devices), Job.kind.not_in(skip_kinds))
     chain = (may_run(select(Job.id), after_status=(JobStatus.DONE, JobStatus.RUNNING)).where(*fits)
              .cte("chain", recursive=True))
     chain = chain.union(select(Job.id).join(chain, Job.after_id == chain.c.id)
@@ -152,10 +152,10 @@ def runnable_count(db: Engine, *, devices: list[str]) -> int:
         return int(s.execute(select(func.count()).select_from(chain)).scalar_one())
 
 
-def queued_wide(db: Engine, *, max_gpus: int) -> list[Job]:
+def queued_wide(db: Engine, *, max_gpus: int, skip_kinds: tuple[str, ...] = ()) -> list[Job]:
     """Queued jobs that need several devices (2..max_gpus) and may start now (their
     `--after` job is done), best first: highest priority, then oldest."""
-    q = may_run(select(Job)).where(Job.gpus > 1, Job.gpus <= max_gpus).order_by(*BEST_FIRST)
+    q = may_run(select(Job)).where(Job.gpus > 1, Job.gpus <= max_gpus, Job.kind.not_in(skip_kinds)).order_by(*BEST_FIRST)
     with read(db) as s:
         return list(s.execute(q).scalars())
 

@@ -81,7 +81,8 @@ def enqueue_many(
 
 
 def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | None = None,
-          job_id: int | None = None, devices: list[str] | None = None, min_gpus: int = 1) -> Job | None:
+          job_id: int | None = None, devices: list[str] | None = None, min_gpus: int = 1,
+          skip_kinds: tuple[str, ...] = ()) -> Job | None:
     """Take the best queued job this device may run, or None.
 
     The best job: highest priority, then oldest; only jobs asking for `auto` or this
@@ -93,6 +94,8 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | 
     pinned to one of them gets that one. `min_gpus`: only jobs that need at least that
     many (the worker holds devices back for a starving wide job, `aetui.worker.scheduling`).
     `assigned_device` (and the attempt's and run's device) is the comma list it got.
+    `skip_kinds`: job kinds this worker does not run (command jobs, on a shared store,
+    unless the worker allows them).
     """
     now = time.time()
     free = list(devices) if devices else [device]
@@ -109,7 +112,7 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | 
             candidate = candidate.where(Job.id == job_id)
             assigned = free[0]
         else:
-            candidate = candidate.where(Job.gpus >= min_gpus, or_(
+            candidate = candidate.where(Job.gpus >= min_gpus, Job.kind.not_in(skip_kinds), or_(
                 and_(Job.device == "auto", Job.gpus <= len(free)), Job.device.in_(free)))
             assigned = _placement(free)
         job_id = s.execute(
@@ -118,7 +121,7 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | 
             .values(
                 status=JobStatus.RUNNING, lease_owner=worker, lease_expires=now + LEASE_S,
                 assigned_device=assigned, updated_at=now, cancel_requested=False,
-                started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None,
+                started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None, last_line=None,
             )
             .returning(Job.id)
             .execution_options(synchronize_session=False)
@@ -201,6 +204,19 @@ def progress(db: Engine, *, job_id: int, step: int, total_steps: int | None = No
         query = query.where(Job.lease_owner == owner, Job.status == JobStatus.RUNNING)
     with write(db) as s:
         return s.execute(query.values(**values)).rowcount > 0
+
+
+def last_line(db: Engine, *, job_id: int, text: str, owner: str | None = None) -> bool:
+    """A running job's line of progress in words (a command job's last line of output);
+    False when `owner` no longer holds the job, as for `progress`."""
+    query = update(Job).where(Job.id == job_id)
+    if owner is not None:
+        query = query.where(Job.lease_owner == owner, Job.status == JobStatus.RUNNING)
+    with write(db) as s:
+        return s.execute(query.values(last_line=text[:LAST_LINE_CHARS], updated_at=time.time())).rowcount > 0
+
+
+LAST_LINE_CHARS = 200
 
 
 def record_start(db: Engine, *, job_id: int, owner: str, step: int) -> bool:

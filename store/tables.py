@@ -75,6 +75,7 @@ class Job(SQLModel, table=True):
     loss: float | None = None
     images_per_s: float | None = None
     eta_s: float | None = None
+    last_line: str | None = None  # one line of progress in words: a command job's last line of output
 
 
 class Run(SQLModel, table=True):

@@ -73,6 +73,8 @@ STOPPERS = {
     "tb": [["--port", v] for v in ("-1", "0", "99999", "9" * 25)] + [["--host", v] for v in ("999.999.999.999", "a b", "")]
           + [["--home", h] for h in INVALID_HOMES],
     "demo": [["--home", h] for h in INVALID_HOMES],
+    "wait": [["--timeout", v] for v in ("nan", "-1", "inf", "0")],  # 0: one look, then exit 1
+    "log": [["--no-follow"]] * 3 + [["--home", h] for h in INVALID_HOMES],  # -f on a queued job follows for ever
 }
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli import db_cmds, experiment_cmds, jobs_cmds, work_cmds
+from aetui.cli import command_cmds, db_cmds, experiment_cmds, jobs_cmds, work_cmds
 from aetui.cli.options import HomeOpt, user_errors
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app = typer.Typer(
 )
 
 jobs_cmds.register(app)
+command_cmds.register(app)
 work_cmds.register(app)
 db_cmds.register(app)
 experiment_cmds.register(app)

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 # the job kinds `runs --kind` filters on (aetui.specs.SPEC_TYPES; a test keeps them equal:
 # importing the specs would import pydantic, which `aetui runs` never needs)
-JOB_KINDS = ("train", "sweep", "walk", "probe", "noop")
+JOB_KINDS = ("train", "sweep", "walk", "probe", "command", "noop")
 
 # queue's flags that say how to queue, not what to train
 NOT_SPEC_FIELDS = ("device", "priority", "after", "json", "runs_root", "home")
@@ -81,10 +81,10 @@ def queue(
     flags = {name: value for name, value in ctx.params.items() if name not in NOT_SPEC_FIELDS}
     specs = train_specs(flags)
     jobs = submit(h, "train", specs, priority=priority, device=device, after=after)
-    _report_queued(h, jobs, json)
+    report_queued(h, jobs, json)
 
 
-def _report_queued(h, jobs, as_json: bool) -> None:
+def report_queued(h, jobs, as_json: bool) -> None:
     """Print new jobs (JSON: the job, or a list for a grid) and warn when no worker runs."""
     from aetui.jobs import job_summary
     from aetui.worker.registry import running_workers

@@ -40,7 +40,7 @@ def jobs_table(jobs: list[Any]) -> None:
     for j in jobs:
         cells = {
             "id": str(j.id), "kind": j.kind, "status": f"[{colour(j.status)}]{j.status}",
-            "what": j.label, "progress": fmt_progress(j.step, j.total_steps), "loss": fmt_float(j.loss),
+            "what": j.label, "progress": (getattr(j, "last_line", None) or "")[:40] if j.kind == "command" else fmt_progress(j.step, j.total_steps), "loss": fmt_float(j.loss),
             "img/s": fmt_float(j.images_per_s, 3), "eta": fmt_duration(j.eta_s) if j.status == JobStatus.RUNNING else "",
             "device": j.assigned_device or j.device, "age": fmt_duration(now - j.created_at),
         }

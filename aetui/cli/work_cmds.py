@@ -36,6 +36,8 @@ def worker(
     reserve_after: Annotated[float, Opt(min=0, help="seconds a job that needs several devices (--gpus) may wait while narrower jobs start; then no narrower job starts until it has its devices")] = RESERVE_AFTER_S,
     poll: Annotated[float, Opt(help="seconds between queue polls")] = POLL_S,
     stall_timeout: Annotated[float, Opt("--stall-timeout", min=0, help="seconds a job may report no progress before it is stopped as stalled (requeued once, then failed); 0: never")] = STALL_S,
+    share: Annotated[bool, Opt("--share", help="also use GPUs that other processes (not this worker's jobs) hold; without it a held GPU is left alone")] = False,
+    allow_commands: Annotated[bool, Opt("--allow-commands", help="run command jobs (`aetui add`) from a PostgreSQL store too: whoever can write a row there could run programs as this user (a SQLite store always runs them)")] = False,
     executor: Annotated[str, Opt(help="where jobs run: local (a child process each) or slurm (a Slurm job each, through submitit)")] = "local",
     partition: Annotated[Optional[str], Opt(help="Slurm partition", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
     gpus_per_job: Annotated[int, Opt(min=0, help="GPUs for each job", rich_help_panel="Slurm (--executor slurm)")] = 0,
@@ -101,8 +103,8 @@ def worker(
         cmd = [sys.executable, "-m", "aetui", "worker-detached", "--home", str(h.path), "--poll", str(poll),
                "--devices", ",".join(chosen), "--per-device", str(per_device), "--grace", str(grace),
                "--reserve-after", str(reserve_after), "--stall-timeout", str(stall_timeout)]
-        if until_empty:
-            cmd.append("--until-empty")
+        cmd += [flag for flag, on in (("--until-empty", until_empty), ("--share", share),
+                                      ("--allow-commands", allow_commands)) if on]
         try:
             proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
                                     pass_fds=(lock,))
@@ -115,7 +117,7 @@ def worker(
             typer.echo(f"worker started in the background (pid {proc.pid}); log: {h.path / 'worker.log'}")
         return
     _run_worker(h, chosen, until_empty, poll, per_device, grace, detached=False, executor=runner,
-                reserve_after=reserve_after, stall_s=stall_timeout)
+                reserve_after=reserve_after, stall_s=stall_timeout, share=share, allow_commands=allow_commands)
 
 
 def _stop_background(h, as_json: bool) -> None:
@@ -160,14 +162,15 @@ def _as_user_error() -> Iterator[None]:
 
 
 def _run_worker(h, devices: list[str], until_empty: bool, poll: float, per_device: int, grace: float, *,
-                detached: bool, executor=None, reserve_after: float = RESERVE_AFTER_S, stall_s: float = STALL_S) -> None:
+                detached: bool, executor=None, reserve_after: float = RESERVE_AFTER_S, stall_s: float = STALL_S,
+                share: bool = False, allow_commands: bool = False) -> None:
     from aetui.worker.registry import registered
     from aetui.worker.supervisor import Worker
 
     with registered(h, devices=devices, detached=detached):
         loop = Worker(h, devices, until_empty=until_empty, poll_s=poll, per_device=per_device, grace_s=grace,
                       log=lambda m: print(f"aetui worker: {m}", flush=True), reserve_after_s=reserve_after,
-                      stall_s=stall_s)
+                      stall_s=stall_s, share=share, run_commands=allow_commands or _is_sqlite(h))
         loop.executor = executor  # None: local child processes
         code = loop.run()
     raise typer.Exit(code)
@@ -181,10 +184,18 @@ def _detached_child(
     poll: Annotated[float, Opt()] = POLL_S,
     reserve_after: Annotated[float, Opt()] = RESERVE_AFTER_S,
     stall_timeout: Annotated[float, Opt("--stall-timeout")] = STALL_S,
+    share: Annotated[bool, Opt("--share")] = False,
+    allow_commands: Annotated[bool, Opt("--allow-commands")] = False,
     home: HomeOpt = None,
 ) -> None:
     _run_worker(home_of(home), devices.split(","), until_empty, poll, per_device, grace, detached=True,
-                reserve_after=reserve_after, stall_s=stall_timeout)
+                reserve_after=reserve_after, stall_s=stall_timeout, share=share, allow_commands=allow_commands)
+
+
+def _is_sqlite(h) -> bool:
+    """A store of one user (a file): its command jobs are that user's own. A shared store
+    (PostgreSQL) runs them only with `--allow-commands`."""
+    return h.db.dialect.name == "sqlite"
 
 
 DEMO_SPEC = {

@@ -90,6 +90,14 @@ class JobContext:
         if not held:
             raise LeaseLost(f"job {self.job_id} is no longer held by {self.owner}")
 
+    def last_line(self, text: str) -> None:
+        """A line of progress in words (a command job's last line of output); it also says
+        the job is alive (`Job.updated_at`)."""
+        from store import queue
+
+        if not queue.last_line(self.home.db, job_id=self.job_id, text=text, owner=self.owner):
+            raise LeaseLost(f"job {self.job_id} is no longer held by {self.owner}")
+
     def record(self, *, metrics: dict[str, Any] | None = None, artifacts: dict[str, Any] | None = None,
                results: dict[str, Any] | None = None) -> None:
         from store import queue

@@ -13,12 +13,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from aetui.errors import UserError
+from aetui.specs.command import CommandSpec
 from aetui.specs.experiments import ProbeSpec, SweepSpec, WalkSpec
 from aetui.specs.model_info import ModelInfo, layer_names
 from aetui.specs.noop import NoopSpec
 from aetui.specs.train import TrainSpec
 
-__all__ = ["SPEC_TYPES", "ModelInfo", "NoopSpec", "ProbeSpec", "SweepSpec", "TrainSpec", "WalkSpec",
+__all__ = ["SPEC_TYPES", "CommandSpec", "ModelInfo", "NoopSpec", "ProbeSpec", "SweepSpec", "TrainSpec", "WalkSpec",
            "cls_fields", "layer_names", "one_line", "parse_spec"]
 
 SPEC_TYPES: dict[str, type[BaseModel]] = {
@@ -26,6 +27,7 @@ SPEC_TYPES: dict[str, type[BaseModel]] = {
     "sweep": SweepSpec,
     "walk": WalkSpec,
     "probe": ProbeSpec,
+    "command": CommandSpec,  # any program (`aetui add -- CMD ...`)
     "noop": NoopSpec,  # hidden: a test and benchmark aid for the queue
 }
 

@@ -8,6 +8,7 @@ The lease itself (how long a claim holds without a heartbeat) is the store's:
 
 HEARTBEAT_S = 5.0  # a running job's lease is renewed this often (by the worker, or the Slurm task)
 CANCEL_GRACE_S = 20.0  # a stopped or cancelled job's time to checkpoint before SIGKILL (`--grace`)
+GRACE_ENV = "AETUI_GRACE_S"  # the worker's grace as its child sees it (a command job ends its group sooner)
 POLL_S = 1.0  # the worker's pause between looks at the queue (`--poll`)
 RESERVE_AFTER_S = 600.0  # a wide job's wait before narrower ones stop overtaking it (`--reserve-after`)
 RESERVE_AFTER_SKIPS = 20  # ... or after this many times a narrower job started before it

@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 from aetui.home import Home
+from aetui.worker.exits import EXIT_DONE, EXIT_FAILED, EXIT_HOST, EXIT_STOPPED  # noqa: F401  (re-exported)
 from aetui.worker.faults import Fault, folder_gone, host_fault, start_fault
 from store.states import JobStatus
-
-EXIT_DONE, EXIT_FAILED, EXIT_STOPPED = 0, 1, 75
-EXIT_HOST = 69  # EX_UNAVAILABLE: this host cannot run jobs (`aetui.worker.faults`); the job went back to the queue
 
 
 def host_name() -> str:
@@ -39,7 +37,6 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
 
     `requeue_on_stop=False` (a job under Slurm, which requeues it itself): a stop that is not
     a cancel leaves the job running in the store, with the step of its checkpoint."""
-    from aetui.experiments import runner
     from aetui.experiments.context import JobContext, JobFailed, LeaseLost, RetryJob, StopRequested
     from aetui.specs import parse_spec
     from store import queries, queue
@@ -68,7 +65,7 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
     try:
         spec = parse_spec(job.kind, job.spec)
         queue.record_run(home.db, job_id=job_id, versions=versions(), git_commit=git_commit())
-        runner(job.kind)(spec, ctx)
+        job_runner(job.kind)(spec, ctx)
     except StopRequested as stop:
         cancelled = queries.get_job(home.db, job_id).cancel_requested
         if not cancelled and not requeue_on_stop:
@@ -100,6 +97,19 @@ def execute(home: Home, job_id: int, *, owner: str, device: str,
         queue.record_run(home.db, job_id=job_id, versions=versions())
     queue.finish(home.db, job_id=job_id, worker=owner, status=JobStatus.DONE)
     return EXIT_DONE
+
+
+def job_runner(kind: str) -> Callable:
+    """The `run(spec, ctx)` of a job kind: a runner of `aetui.experiments`, or, for a
+    command job, `aetui.worker.command` (running a program in a process group of its own,
+    with the devices the worker pinned, is the worker's business)."""
+    if kind == "command":
+        from aetui.worker.command import run
+
+        return run
+    from aetui.experiments import runner
+
+    return runner(kind)
 
 
 def _cannot_start(home: Home, job_id: int, owner: str, fault: Fault) -> int:

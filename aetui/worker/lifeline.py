@@ -8,7 +8,7 @@ import ctypes
 import os
 import signal
 
-from aetui.worker.execute import EXIT_STOPPED
+from aetui.worker.exits import EXIT_STOPPED
 
 PR_SET_PDEATHSIG = 1
 

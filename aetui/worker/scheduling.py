@@ -89,16 +89,17 @@ class Scheduler:
             if w.id != job.id and w.gpus > free and w.ahead_of(job):
                 self.skips[w.id] = self.skips.get(w.id, 0) + 1
 
-    def claim(self, db, *, free: list[str], total: int, worker: str, host: str, pid: int):
+    def claim(self, db, *, free: list[str], total: int, worker: str, host: str, pid: int,
+              skip_kinds: tuple[str, ...] = ()):
         """Claim the next job for these free devices (best first), or None: nothing fits, or
         the worker holds its devices back for a starving wide job."""
         from store import queries, queue
 
-        wide = [Waiting(j.id, j.gpus, j.priority) for j in queries.queued_wide(db, max_gpus=total)] if total > 1 else []
+        wide = [Waiting(j.id, j.gpus, j.priority) for j in queries.queued_wide(db, max_gpus=total, skip_kinds=skip_kinds)] if total > 1 else []
         need, _ = self.need(wide)
         if len(free) < need:
             return None
-        job = queue.claim(db, worker=worker, host=host, pid=pid, devices=free, min_gpus=need)
+        job = queue.claim(db, worker=worker, host=host, pid=pid, devices=free, min_gpus=need, skip_kinds=skip_kinds)
         if job is not None:
             self.started(Waiting(job.id, job.gpus, job.priority), wide, len(free))
         return job

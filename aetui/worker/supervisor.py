@@ -24,8 +24,8 @@ from typing import Callable
 
 from aetui.home import Home
 from aetui.run_layout import RunLayout
-from aetui.worker.defaults import CANCEL_GRACE_S, HEARTBEAT_S, POLL_S, RESERVE_AFTER_S, STALL_S, STOP_POLL_S
-from aetui.worker.devices import physical_index
+from aetui.worker.defaults import CANCEL_GRACE_S, GRACE_ENV, HEARTBEAT_S, POLL_S, RESERVE_AFTER_S, STALL_S, STOP_POLL_S
+from aetui.worker.devices import held_by_others, physical_index, pinned_visible
 from aetui.worker.execute import EXIT_DONE, EXIT_HOST, child_command, host_name, owner_id
 from aetui.worker.faults import start_fault
 from aetui.worker.lifeline import die_with_parent
@@ -62,11 +62,15 @@ class Worker:
 
     def __init__(self, home: Home, devices: list[str], *, until_empty: bool = False, poll_s: float = POLL_S,
                  per_device: int = 1, grace_s: float = CANCEL_GRACE_S, log: Callable[[str], None] = print,
-                 reserve_after_s: float = RESERVE_AFTER_S, stall_s: float = STALL_S):
+                 reserve_after_s: float = RESERVE_AFTER_S, stall_s: float = STALL_S, share: bool = False,
+                 run_commands: bool = True):
         self.home, self.devices, self.until_empty, self.poll_s, self.log = home, devices, until_empty, poll_s, log
         self.scheduler = Scheduler(Policy(reserve_after_s=reserve_after_s))
         self.per_device, self.grace_s = max(1, per_device), grace_s
         self.stall_s = stall_s  # 0: never stop a job for reporting no progress
+        self.share = share  # also use GPUs that other processes hold (`held_by_others`)
+        self.skip_kinds = () if run_commands else ("command",)  # a shared store: `--allow-commands`
+        self._held: set[str] = set()  # devices others held at the last look (logged when it changes)
         self.host_fault: str | None = None  # set once this host cannot run jobs: claim no more, then exit
         self.owner = owner_id()
         self.host = host_name()
@@ -92,6 +96,8 @@ class Worker:
 
         slots = f" ({self.per_device} jobs each)" if self.per_device > 1 else ""
         self.log(f"worker {self.owner} on {', '.join(self.devices)}{slots}; home {self.home.path}")
+        if self.skip_kinds:
+            self.log("command jobs are left to other workers: a shared store runs them only with --allow-commands")
         while True:
             lost = queue.requeue_lost(self.home.db, host=self.host, is_alive=pid_alive)
             for job_id in lost:  # requeued, or cancelled when its cancel was asked
@@ -126,23 +132,37 @@ class Worker:
             return True
         if queries.is_paused(self.home.db):
             return False
-        return queries.runnable_count(self.home.db, devices=self.devices) > 0
+        return queries.runnable_count(self.home.db, devices=self.devices, skip_kinds=self.skip_kinds) > 0
 
     def _claim(self) -> None:
         """Start jobs on the free device slots, one device or several each (the order and
         the rule against starving wide jobs: `aetui.worker.scheduling`)."""
         while not self.stopping and self.host_fault is None:
-            free = free_devices(self.devices, self._busy, self.per_device)
+            free = self.free()
             job = self.scheduler.claim(self.home.db, free=free, total=len(self.devices), worker=self.owner,
-                                       host=self.host, pid=os.getpid())
+                                       host=self.host, pid=os.getpid(), skip_kinds=self.skip_kinds)
             if job is None:
                 break
-            self._start(job.id, job.assigned_device)
+            self._start(job.id, job.assigned_device, job.kind)
+
+    def free(self) -> list[str]:
+        """The devices with a free slot, less those that other processes hold (a colleague's
+        run on a shared GPU box; NVML says so) unless this worker shares (`--share`)."""
+        free = free_devices(self.devices, self._busy, self.per_device)
+        if self.share:
+            return free
+        held = held_by_others(free, {c.proc.pid for c in self.children.values() if c.proc.pid})
+        if held != self._held:
+            self._held = held
+            if held:
+                self.log(f"{', '.join(sorted(held))}: held by processes that are not this worker's; "
+                         "not used (`aetui worker --share` uses them too)")
+        return [d for d in free if d not in held]
 
     def _busy(self, device: str) -> int:
         return sum(1 for c in self.children.values() if device in c.device.split(","))
 
-    def _start(self, job_id: int, device: str) -> None:
+    def _start(self, job_id: int, device: str, kind: str = "") -> None:
         from aetui.run_owner import NotOurs, job_run_dir, resolve
         from store import queue
 
@@ -162,7 +182,7 @@ class Worker:
             self.children[job_id] = Child(job_id, device, handle)
             self.log(f"job {job_id}: submitted to {self.executor.name} ({handle.describe()})")
             return
-        if "," in device:  # several devices: one process each, watched as one (its logs are its own)
+        if "," in device and kind != "command":  # several devices: one process each, watched as one (its logs are its own)
             from aetui.worker.gang import start_gang
 
             self.children[job_id] = Child(job_id, device, start_gang(self, job_id, device.split(",")))
@@ -174,8 +194,11 @@ class Worker:
             self._cannot_start(job_id, run.root, e)
             return
         env = dict(os.environ)
-        index = physical_index(device)
+        index = physical_index(device.split(",")[0])
         env["CUDA_VISIBLE_DEVICES"] = index if index is not None else ""
+        if kind == "command":  # one process that sees all its devices, pinned (`aetui.worker.command`)
+            env["CUDA_VISIBLE_DEVICES"] = pinned_visible(device.split(","))
+            env[GRACE_ENV] = repr(self.grace_s)
         env["PYTHONUNBUFFERED"] = "1"
         inner = "cuda:0" if index is not None else "cpu"
         err = open(run.stderr, "ab")

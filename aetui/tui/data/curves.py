@@ -41,6 +41,23 @@ def read_scalars(run_dir: str | Path, tag: str = LOSS_TAG) -> list[tuple[int, fl
     return points
 
 
+def scalar_tags(run_dir: str | Path) -> list[str]:
+    """Every scalar tag a run's TensorBoard files hold, sorted: a built-in training's
+    `train/loss` and the rest, or whatever a command job wrote under `$AETUI_TB_DIR`."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb = RunLayout.at(run_dir).tb
+    tags: set[str] = set()
+    for folder in sorted({f.parent for f in tb.rglob("events.out.tfevents.*")}) if tb.is_dir() else ():
+        acc = EventAccumulator(str(folder), size_guidance={"scalars": 1})
+        try:
+            acc.Reload()
+        except Exception:  # a file being written or truncated
+            continue
+        tags.update(acc.Tags().get("scalars", []))
+    return sorted(tags)
+
+
 def _load(tb: Path, tag: str) -> list[tuple[int, float]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

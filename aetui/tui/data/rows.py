@@ -33,8 +33,10 @@ class JobRow:
     eta_s: float | None
     parent_id: int | None
     error: str | None
+    last_line: str | None  # a running job's progress in words: a command job's last line of output
     created_at: float
     updated_at: float
+    started_at: float | None = None
     # a running job whose cancel was asked (`Job.cancel_requested`): shown as stopping…
     # until its worker records how it ended; not a status of its own in the store
     stopping: bool = False
@@ -47,8 +49,8 @@ class JobRow:
             id=job.id, kind=job.kind, status=job.status, label=job.label or "", model=spec.get("model"),
             res=spec.get("res"), priority=job.priority, device=job.assigned_device or job.device or "",
             step=job.step or 0, total_steps=job.total_steps or 0, loss=job.loss, images_per_s=job.images_per_s,
-            eta_s=job.eta_s, parent_id=job.parent_id, error=job.error, created_at=job.created_at,
-            updated_at=job.updated_at,
+            eta_s=job.eta_s, parent_id=job.parent_id, error=job.error, last_line=getattr(job, "last_line", None),
+            created_at=job.created_at, updated_at=job.updated_at, started_at=job.started_at,
             stopping=bool(getattr(job, "cancel_requested", False)) and job.status == JobStatus.RUNNING,
         )
 

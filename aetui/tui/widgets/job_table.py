@@ -10,6 +10,7 @@ Columns that do not fit the width are dropped by priority, so 80 columns stay le
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -107,6 +108,9 @@ def cell_text(row: JobRow, key: str, width: int) -> str:
         return fmt.clock(row.created_at)
     if key == "label":
         return row.error if row.status == JobStatus.FAILED and row.error else row.label
+    if key == "progress" and row.kind == "command":  # no steps: its time so far and its last line of output
+        since = fmt.duration(time.time() - row.started_at) if row.status == JobStatus.RUNNING and row.started_at else ""
+        return " ".join(t for t in (since, row.last_line or "") if t)
     if key == "progress":
         steps = f"{row.step}/{row.total_steps}" if row.total_steps else ""
         bar_w = width - len(steps) - 1
