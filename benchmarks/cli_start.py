@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
         samples = rounds({name: timed(name, cmd) for name, cmd in commands.items()}, repeats)
         imported = {name: modules_imported(cmd[len(aetui):], envs[name], tmp) for name, cmd in commands.items()
-                    if name in TARGETS_S or name == "complete"}
+                    if name in TARGETS_S}
+        tab_imported = modules_imported([], envs["complete"], tmp)
         offered = len(subprocess.run(commands["complete"], env=envs["complete"], cwd=tmp, capture_output=True,
                                      text=True, check=True).stdout.splitlines())
 
@@ -115,16 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         "met_cpu_time": {k: above_cpu[k] <= TARGETS_S[k] and "torch" not in imported[k] for k in TARGETS_S},
         # a TAB on `aetui show `: whole wall and CPU time, the job ids it offered (at most 100)
         "complete": {"median_s": round(med["complete"], 3), "cpu_median_s": round(med_cpu["complete"], 3),
-                     "target_s": COMPLETE_TARGET_S, "offered": offered,
-                     "met": med["complete"] <= COMPLETE_TARGET_S and not imported["complete"],
-                     "met_cpu_time": med_cpu["complete"] <= COMPLETE_TARGET_S and not imported["complete"]},
+                     "target_s": COMPLETE_TARGET_S, "offered": offered, "heavy_modules_imported": tab_imported,
+                     "met": med["complete"] <= COMPLETE_TARGET_S and not tab_imported,
+                     "met_cpu_time": med_cpu["complete"] <= COMPLETE_TARGET_S and not tab_imported},
     }
     path = write_result("cli_start", data, args.out, tiny=args.tiny)
     for k in above:
         say(f"{k:6s} median {med[k]:.3f} s, {above[k]:+.3f} s above `python -c pass` (target {TARGETS_S[k]} s;"
             f" CPU time {above_cpu[k]:+.3f} s above); imported {', '.join(imported[k]) or 'no heavy module'}")
     say(f"TAB on a job id: median {med['complete']:.3f} s (target {COMPLETE_TARGET_S} s; CPU time "
-        f"{med_cpu['complete']:.3f} s), {offered} ids offered; imported {', '.join(imported['complete']) or 'no heavy module'}")
+        f"{med_cpu['complete']:.3f} s), {offered} ids offered; imported {', '.join(tab_imported) or 'no heavy module'}")
     say(f"wrote {path}")
     return 0
 

@@ -223,7 +223,9 @@ def answer(app: typer.Typer, instruction: str) -> int:
         if os.environ.get("AETUI_DEBUG"):
             raise
         return 1
-    sys.stdout.write(out + "\n" if out else "")
+    # a label the terminal's encoding cannot show is shown with "?", not lost with the rest
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    sys.stdout.write((out + "\n" if out else "").encode(encoding, "replace").decode(encoding))
     return 0
 
 
