@@ -117,6 +117,8 @@ def test_job_ids_complete_with_their_labels(store_home, complete):
     assert complete(store_home, "bash", "aetui retry ")[-1] == "plain,1  unet res32 lr=2e-3 · done"
     # cancel: only what is still queued or running; experiments: only finished training runs
     assert [line.split(",")[1].split()[0] for line in complete(store_home, "bash", "aetui cancel ")] == ["4", "2"]
+    assert complete(store_home, "bash", "aetui wait 4 2") == ["plain,2"]  # wait: several ids, each still active
+    assert complete(store_home, "bash", "aetui log 5") == ["plain,5"]
     assert complete(store_home, "fish", "aetui sweep ") == ["plain,1\tunet res32 lr=2e-3 · done"]
     assert complete(store_home, "fish", "aetui walk ./run") == []  # a checkpoint path: the shell lists files
 
@@ -170,14 +172,15 @@ def test_install_service_writes_a_user_unit(tmp_path, monkeypatch):
     units = tmp_path / "config" / "systemd" / "user"
     home = tmp_path / "my home"
 
-    out = aetui(home, "worker", "--install-service", "--home", str(home), "--devices", "cpu", "--grace", "7").stdout
+    out = aetui(home, "worker", "--install-service", "--home", str(home), "--devices", "cpu", "--grace", "7",
+                "--share").stdout
     (path,) = units.glob("aetui-worker-*.service")  # not the default home: a name of its own
     assert f"systemctl --user enable --now {path.name}" in out and "loginctl enable-linger" in out
     unit = _unit(path)
     service = unit["Service"]
     venv_aetui = str(Path(sys.executable).absolute().parent / "aetui")
     assert shlex.split(service["ExecStart"]) == [venv_aetui, "worker", "--home", str(home.resolve()),
-                                                 "--devices", "cpu", "--grace", "7"]
+                                                 "--devices", "cpu", "--grace", "7", "--share"]
     assert service["Restart"] == "on-failure"
     # SIGTERM to the worker alone, which checkpoints and requeues its jobs within --grace
     assert service["KillMode"] == "mixed" and int(service["TimeoutStopSec"]) > 7

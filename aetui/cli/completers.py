@@ -40,10 +40,10 @@ def statuses(incomplete: str) -> list[str]:
 
 
 def job_ids(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    """Any job; for `cancel`, only those still queued or running (the others cannot be)."""
+    """Any job; for `cancel` and `wait`, only those still queued or running."""
     from store.states import ACTIVE
 
-    wanted = tuple(str(s) for s in ACTIVE) if ctx.info_name == "cancel" else ()
+    wanted = tuple(str(s) for s in ACTIVE) if ctx.info_name in ("cancel", "wait") else ()
     return _jobs(ctx, incomplete, statuses=wanted)
 
 

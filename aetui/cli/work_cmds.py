@@ -76,6 +76,7 @@ def worker(
             raise UserError(f"--install-service runs a local worker that waits for jobs; drop {', '.join(conflicting)}")
         args = _service_args(devices=devices, per_device=per_device, grace=grace, reserve_after=reserve_after,
                              poll=poll, stall_timeout=stall_timeout, runs_root=runs_root)
+        args += [flag for flag, on in (("--share", share), ("--allow-commands", allow_commands)) if on]
         return _install_service(h, args, grace, json)
     available = discover()
     chosen = available
