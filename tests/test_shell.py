@@ -207,3 +207,11 @@ def test_install_service_refuses_a_worker_that_would_not_wait(tmp_path, monkeypa
     proc = aetui(tmp_path / "home", "worker", "--install-service", "--until-empty", check=False)
     assert proc.returncode == 2 and "--until-empty" in proc.stderr
     assert not (tmp_path / "config").exists()
+
+
+def test_the_docs_quote_the_units_numbers():
+    from aetui.worker.service import RESTART_S, STOP_MARGIN_S
+
+    text = " ".join((ROOT / "docs" / "shell.md").read_text().split())
+    assert f"(`Restart=on-failure`, {RESTART_S:g} s later)" in text
+    assert f"(the grace period plus {STOP_MARGIN_S:g} s)" in text
