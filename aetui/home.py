@@ -26,8 +26,7 @@ class Home:
         if home is None:
             home = os.environ.get("AETUI_HOME")
         if home is None:
-            xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-            home = Path(xdg) / "aetui"
+            home = default_path()
         root = Path(runs_root).expanduser().resolve() if runs_root else None
         return cls(Path(home).expanduser().resolve(), root)
 
@@ -49,6 +48,12 @@ class Home:
 
         self.path.mkdir(parents=True, exist_ok=True)
         return open_db(self.db_url)
+
+
+def default_path() -> Path:
+    """The home when neither `--home` nor $AETUI_HOME names one: `$XDG_DATA_HOME/aetui`."""
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return (Path(xdg) / "aetui").expanduser().resolve()
 
 
 def folder_problem(root: str | Path) -> str | None:

@@ -1,9 +1,11 @@
-"""CLI start-up: wall time of `aetui --help`, `aetui queue ...` and `aetui runs` above `python -c pass`.
+"""CLI start-up: wall time of `aetui --help`, `aetui queue ...` and `aetui runs` above `python -c pass`,
+and of a shell's TAB on a job id (`aetui show <TAB>`: job ids and labels from the store).
 
 Each command runs as a fresh subprocess (the installed `aetui` script, else
 `python -m aetui`), all of them in interleaved rounds; medians are reported, and the
 figure that matters is the median minus the median of `python -c pass` (the
-interpreter's own start). One more run of each, outside the timing, records which heavy
+interpreter's own start); for the TAB, the whole wall time (what the user waits for,
+target 0.2 s). One more run of each, outside the timing, records which heavy
 modules it imported: none of them may import torch.
 
     python benchmarks/cli_start.py [--repeats 10] [--jobs 200]
@@ -26,6 +28,9 @@ from _common import ROOT, median, rounds, say, write_result  # noqa: E402
 HEAVY = ("torch", "numpy", "PIL", "sqlmodel", "sqlalchemy", "alembic", "pydantic", "textual", "rich", "typer.rich_utils",
          "tensorboard")
 TARGETS_S = {"help": 0.15, "queue": 1.0, "runs": 1.0}  # at most this much above `python -c pass`
+COMPLETE_TARGET_S = 0.2  # a TAB on a job id answers within this, start-up included
+# what bash's completion script sets for `aetui show <TAB>` (aetui.cli.completion)
+COMPLETE_ENV = {"_AETUI_COMPLETE": "bash_complete", "COMP_WORDS": "aetui show ", "COMP_CWORD": "2"}
 
 # runs the CLI like the console script does, then writes the heavy modules it imported
 PROBE = """
@@ -67,20 +72,25 @@ def main(argv: list[str] | None = None) -> int:
             "help": [*aetui, "--help"],
             "queue": [*aetui, "queue", "unet", "--res", "32", "--data", "builtin:64", "--steps", "10"],
             "runs": [*aetui, "runs"],
+            "complete": [*aetui],  # with COMPLETE_ENV
         }
+        envs = {name: {**env, **COMPLETE_ENV} if name == "complete" else env for name in commands}
 
         cpu: dict[str, list[float]] = {name: [] for name in commands}
 
         def timed(name: str, cmd: list[str]):
             def run() -> float:
-                wall, cpu_s = run_once(cmd, env, tmp)
+                wall, cpu_s = run_once(cmd, envs[name], tmp)
                 cpu[name].append(cpu_s)
                 return wall
             return run
 
         samples = rounds({name: timed(name, cmd) for name, cmd in commands.items()}, repeats)
-        imported = {name: modules_imported(cmd[len(aetui):], env, tmp) for name, cmd in commands.items()
+        imported = {name: modules_imported(cmd[len(aetui):], envs[name], tmp) for name, cmd in commands.items()
                     if name in TARGETS_S}
+        tab_imported = modules_imported([], envs["complete"], tmp)
+        offered = len(subprocess.run(commands["complete"], env=envs["complete"], cwd=tmp, capture_output=True,
+                                     text=True, check=True).stdout.splitlines())
 
     med = {k: median(v) for k, v in samples.items()}
     above = {k: round(med[k] - med["pass"], 3) for k in TARGETS_S}
@@ -104,11 +114,18 @@ def main(argv: list[str] | None = None) -> int:
         "targets_above_pass_s": TARGETS_S,
         "met": {k: above[k] <= TARGETS_S[k] and "torch" not in imported[k] for k in TARGETS_S},
         "met_cpu_time": {k: above_cpu[k] <= TARGETS_S[k] and "torch" not in imported[k] for k in TARGETS_S},
+        # a TAB on `aetui show `: whole wall and CPU time, the job ids it offered (at most 100)
+        "complete": {"median_s": round(med["complete"], 3), "cpu_median_s": round(med_cpu["complete"], 3),
+                     "target_s": COMPLETE_TARGET_S, "offered": offered, "heavy_modules_imported": tab_imported,
+                     "met": med["complete"] <= COMPLETE_TARGET_S and not tab_imported,
+                     "met_cpu_time": med_cpu["complete"] <= COMPLETE_TARGET_S and not tab_imported},
     }
     path = write_result("cli_start", data, args.out, tiny=args.tiny)
     for k in above:
         say(f"{k:6s} median {med[k]:.3f} s, {above[k]:+.3f} s above `python -c pass` (target {TARGETS_S[k]} s;"
             f" CPU time {above_cpu[k]:+.3f} s above); imported {', '.join(imported[k]) or 'no heavy module'}")
+    say(f"TAB on a job id: median {med['complete']:.3f} s (target {COMPLETE_TARGET_S} s; CPU time "
+        f"{med_cpu['complete']:.3f} s), {offered} ids offered; imported {', '.join(tab_imported) or 'no heavy module'}")
     say(f"wrote {path}")
     return 0
 

@@ -83,6 +83,8 @@ def test_cli_start_benchmark(run_all_out):
     # not a timing: these verbs must never import torch (nor `--help` the store)
     assert all("torch" not in mods for mods in data["heavy_modules_imported"].values())
     assert "sqlmodel" not in data["heavy_modules_imported"]["runs"]
+    # a shell's TAB on a job id: ids offered, and nothing heavy imported
+    assert data["complete"]["offered"] > 0 and data["complete"]["heavy_modules_imported"] == []
 
 
 def test_store_benchmark(run_all_out):

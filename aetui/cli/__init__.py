@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli import command_cmds, db_cmds, experiment_cmds, jobs_cmds, work_cmds
+from aetui.cli import command_cmds, completion, db_cmds, experiment_cmds, jobs_cmds, work_cmds
 from aetui.cli.options import HomeOpt, user_errors
 
 app = typer.Typer(
@@ -25,7 +25,7 @@ app = typer.Typer(
     # plain (click) help: rich help panels cost ~0.15 s of imports (typer.rich_utils, markdown)
     # on every `--help`, half of that command's start-up (benchmarks/cli_start.py)
     rich_markup_mode=None,
-    add_completion=False,
+    add_completion=False,  # `aetui completion SHELL` instead: static scripts, Click's protocol
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -34,6 +34,7 @@ command_cmds.register(app)
 work_cmds.register(app)
 db_cmds.register(app)
 experiment_cmds.register(app)
+completion.register(app)
 
 
 @app.callback()
@@ -61,4 +62,9 @@ def open_dashboard(*, home: Optional[str], graphics: Optional[str]) -> None:
 
 
 def main() -> None:
+    import os
+
+    instruction = os.environ.get(completion.COMPLETE_VAR)
+    if instruction:  # the shell asks for completions (Click's protocol; aetui.cli.completion)
+        raise SystemExit(completion.answer(app, instruction))
     app()

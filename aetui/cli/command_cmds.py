@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from aetui.cli import completers
 from aetui.cli.options import HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, check_job_id, check_priority, home_of, user_errors
 from aetui.errors import UserError
 
@@ -112,7 +113,8 @@ def _ended(h, job_id: int) -> bool:
 
 
 def wait(
-    job_ids: Annotated[Optional[list[int]], typer.Argument(help="job ids [default: every queued or running job]", show_default=False)] = None,
+    job_ids: Annotated[Optional[list[int]], typer.Argument(help="job ids [default: every queued or running job]", show_default=False,
+                                                               autocompletion=completers.job_ids)] = None,
     timeout: Annotated[Optional[float], Opt(help="give up after this many seconds (exit 1) [default: wait for ever]", show_default=False)] = None,
     json: JsonOpt = False,
     home: HomeOpt = None,

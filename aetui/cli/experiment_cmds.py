@@ -12,6 +12,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from aetui.cli import completers
 from aetui.cli.options import HomeOpt, JsonOpt, check_job_id, check_priority, home_of, print_json, user_errors
 from aetui.defaults import EXPERIMENT, PROBE, SWEEP, SWEEP_LEVELS, WALK, shown, text
 from aetui.errors import UserError
@@ -19,7 +20,7 @@ from store.states import JobStatus
 
 Opt = typer.Option
 TargetArg = Annotated[str, typer.Argument(
-    metavar="JOB_ID|CHECKPOINT", show_default=False,
+    metavar="JOB_ID|CHECKPOINT", show_default=False, autocompletion=completers.trained_job_ids,
     help="a finished training job's id, or a checkpoint file (.pt) of an outside model")]
 NowOpt = Annotated[bool, Opt("--now", help="run it here in the foreground, with a progress bar")]
 PriorityOpt = Annotated[int, Opt(help="higher runs first")]
@@ -36,7 +37,8 @@ def register(app: typer.Typer) -> None:
 def sweep(
     target: TargetArg,
     noise: Annotated[str, Opt(help="corruption and its fixed parameters: mix (x'=a*x+(1-a)*N(mu,sigma)), "
-                                   "gauss, saltpepper, mask or blur; e.g. mix:mu=0.5,sigma=0.2")] = SWEEP["noise"],
+                                   "gauss, saltpepper, mask or blur; e.g. mix:mu=0.5,sigma=0.2",
+                        autocompletion=completers.corruption_names)] = SWEEP["noise"],
     levels: Annotated[Optional[str], Opt(help="level grid: a,b,c or start:stop:count [default: the noise's "
                                               "own level if it names one, else a grid per noise, mix: "
                                               f"{SWEEP_LEVELS['mix']}]", show_default=False)] = None,

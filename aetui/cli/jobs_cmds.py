@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from aetui.cli import completers
 from aetui.cli.options import (HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, check_job_id, check_priority, home_of,
                                print_json, user_errors)
 from aetui.defaults import LIMITS, TRAIN, shown
@@ -32,7 +33,7 @@ NOT_SPEC_FIELDS = ("device", "priority", "after", "json", "runs_root", "home")
 
 def queue(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="model: mlp, unet or attn-unet", show_default=False)],
+    model: Annotated[str, typer.Argument(help="model: mlp, unet or attn-unet", show_default=False, autocompletion=completers.model_names)],
     res: Annotated[int, Opt("--res", help="image resolution (power of two)", show_default=False)],
     data: Annotated[str, Opt(help="builtin[:N], cifar10[:PATH], folder:PATH or npy:PATH")] = TRAIN["data"],
     steps: Annotated[Optional[str], Opt(help=f"training steps {shown(TRAIN['steps'])}; a comma list makes a grid", show_default=False)] = None,
@@ -45,7 +46,7 @@ def queue(
     width: Annotated[Optional[str], Opt(help=f"MLP hidden width {shown(MLP['width'])}", show_default=False)] = None,
     hidden_layers: Annotated[Optional[int], Opt(help=f"MLP hidden layers {shown(MLP['hidden_layers'])}", show_default=False)] = None,
     bottleneck: Annotated[Optional[str], Opt(help="U-Net bottleneck, e.g. linear:100", show_default=False)] = None,
-    train_noise: Annotated[Optional[str], Opt(help="corrupt training inputs, e.g. mix:0.3 (a denoising control)", show_default=False)] = None,
+    train_noise: Annotated[Optional[str], Opt(help="corrupt training inputs, e.g. mix:0.3 (a denoising control)", show_default=False, autocompletion=completers.corruption_names)] = None,
     download: Annotated[bool, Opt("--download", help="download the dataset if missing (cifar10)")] = False,
     checkpoint_every: Annotated[Optional[int], Opt(help=f"checkpoint every N steps {shown(TRAIN['checkpoint_every'])}", show_default=False)] = None,
     checkpoint_minutes: Annotated[Optional[float], Opt(help=f"and at least every M minutes {shown(TRAIN['checkpoint_minutes'])}", show_default=False)] = None,
@@ -59,7 +60,7 @@ def queue(
     sync_bn: Annotated[bool, Opt("--sync-bn", help="batch-norm statistics over all the job's devices (SyncBatchNorm; CUDA only)")] = False,
     device: Annotated[str, Opt(help="auto (any free device), cpu or cuda:N")] = "auto",
     priority: Annotated[int, Opt(help="higher runs first")] = 0,
-    after: Annotated[Optional[int], Opt(help="run only after this job is done", show_default=False)] = None,
+    after: Annotated[Optional[int], Opt(help="run only after this job is done", show_default=False, autocompletion=completers.job_ids)] = None,
     json: JsonOpt = False,
     runs_root: RunsRootOpt = None,
     home: HomeOpt = None,
@@ -110,8 +111,8 @@ def report_queued(h, jobs, as_json: bool) -> None:
 
 
 def runs(
-    status: Annotated[Optional[str], Opt(help="only jobs with this status (queued, running, done, failed, cancelled)", show_default=False)] = None,
-    kind: Annotated[Optional[str], Opt(help="only jobs of this kind (train, sweep, walk, probe)", show_default=False)] = None,
+    status: Annotated[Optional[str], Opt(help="only jobs with this status (queued, running, done, failed, cancelled)", show_default=False, autocompletion=completers.statuses)] = None,
+    kind: Annotated[Optional[str], Opt(help="only jobs of this kind (train, sweep, walk, probe)", show_default=False, autocompletion=lambda: list(JOB_KINDS))] = None,
     limit: Annotated[int, Opt(help="at most this many, newest first (0: all)")] = 50,
     json: JsonOpt = False,
     home: HomeOpt = None,

@@ -12,12 +12,14 @@ from typing import Annotated, Any, Callable, Optional
 import typer
 from typer.exceptions import TyperException
 
+from aetui.cli import completers
 from aetui.errors import UserError
 
 HomeOpt = Annotated[Optional[str], typer.Option("--home", help="aetui home folder (default: $AETUI_HOME, else ~/.local/share/aetui)", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
 RunsRootOpt = Annotated[Optional[str], typer.Option("--runs-root", help="folder of the run folders (default: $AETUI_RUNS_ROOT, else <home>/runs); with several machines, one they all mount", show_default=False)]
-JobIdArg = Annotated[int, typer.Argument(help="job id (see `aetui runs`)", show_default=False)]
+JobIdArg = Annotated[int, typer.Argument(help="job id (see `aetui runs`)", show_default=False,
+                                         autocompletion=completers.job_ids)]
 
 
 def home_of(home: str | None, runs_root: str | None = None, *, needs: str | None = None, write: bool = True):

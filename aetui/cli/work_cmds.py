@@ -47,6 +47,7 @@ def worker(
     account: Annotated[Optional[str], Opt(help="Slurm account to charge", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
     slurm_opt: Annotated[Optional[list[str]], Opt("--slurm-opt", help="any other sbatch option as key=value, e.g. qos=high (repeatable)", rich_help_panel="Slurm (--executor slurm)", show_default=False)] = None,
     max_jobs: Annotated[int, Opt("--max-jobs", min=1, help="Slurm jobs submitted at once", rich_help_panel="Slurm (--executor slurm)")] = 4,
+    install_service: Annotated[bool, Opt("--install-service", help="write a systemd user unit that runs this worker (with these options) at every boot, and say how to enable it; starts nothing")] = False,
     runs_root: RunsRootOpt = None,
     json: JsonOpt = False,
     home: HomeOpt = None,
@@ -68,6 +69,15 @@ def worker(
     h = home_of(home, runs_root)
     if stop:
         return _stop_background(h, json)
+    if install_service:
+        conflicting = [flag for flag, on in (("--detach", detach), ("--until-empty", until_empty),
+                                             ("--executor slurm", executor != "local")) if on]
+        if conflicting:
+            raise UserError(f"--install-service runs a local worker that waits for jobs; drop {', '.join(conflicting)}")
+        args = _service_args(devices=devices, per_device=per_device, grace=grace, reserve_after=reserve_after,
+                             poll=poll, stall_timeout=stall_timeout, runs_root=runs_root)
+        args += [flag for flag, on in (("--share", share), ("--allow-commands", allow_commands)) if on]
+        return _install_service(h, args, grace, json)
     available = discover()
     chosen = available
     if devices:
@@ -118,6 +128,35 @@ def worker(
         return
     _run_worker(h, chosen, until_empty, poll, per_device, grace, detached=False, executor=runner,
                 reserve_after=reserve_after, stall_s=stall_timeout, share=share, allow_commands=allow_commands)
+
+
+def _service_args(*, devices: Optional[str], per_device: int, grace: float, reserve_after: float, poll: float,
+                  stall_timeout: float, runs_root: Optional[str]) -> list[str]:
+    """The worker options given here, for the service's command line (the defaults stay
+    out, so a later aetui's defaults apply)."""
+    args = ["--devices", devices] if devices else []
+    for flag, value, default in (("--per-device", per_device, 1), ("--grace", grace, CANCEL_GRACE_S),
+                                 ("--reserve-after", reserve_after, RESERVE_AFTER_S), ("--poll", poll, POLL_S),
+                                 ("--stall-timeout", stall_timeout, STALL_S)):
+        if value != default:
+            args += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+    if runs_root:
+        args += ["--runs-root", os.path.abspath(os.path.expanduser(runs_root))]
+    return args
+
+
+def _install_service(h, args: list[str], grace: float, as_json: bool) -> None:
+    from aetui.home import default_path
+    from aetui.worker.service import install, instructions
+
+    try:
+        path = install(h.path, default_path(), args, grace_s=grace)
+    except OSError as e:
+        raise UserError(f"cannot write the service unit: {e.strerror or e} ({e.filename or ''})") from None
+    if as_json:
+        print_json({"unit": str(path), "name": path.name, "home": str(h.path)})
+    else:
+        typer.echo(instructions(path))
 
 
 def _stop_background(h, as_json: bool) -> None:

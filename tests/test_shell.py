@@ -1,0 +1,217 @@
+"""Shell completion through Click's protocol (the real CLI in a subprocess, as a shell's TAB
+runs it), the installed scripts, and the systemd unit of `aetui worker --install-service`."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, aetui, cli_env
+
+
+@pytest.fixture(scope="module")
+def store_home(tmp_path_factory) -> Path:
+    """A store with a finished training run (1), a queued job (2), a cancelled one (3), a
+    running one (4) and a finished noop (5)."""
+    from aetui.home import Home
+    from store import queue
+    from store.states import JobStatus
+
+    home = Home.resolve(tmp_path_factory.mktemp("shell") / "home")
+    rows = [{"kind": kind, "spec": {"model": "unet", "res": 32}, "label": label, "total_steps": 10}
+            for kind, label in (("train", "unet res32 lr=2e-3"), ("train", "mlp res32"), ("train", "unet wide"),
+                                ("train", "attn-unet res64"), ("noop", "noop a"))]
+    queue.enqueue_many(home.db, rows, run_root=str(home.runs))
+    for job_id, status in ((1, JobStatus.DONE), (5, JobStatus.DONE), (4, None)):
+        queue.claim(home.db, worker="h:1", host="h", pid=1, device="cpu", job_id=job_id)
+        if status:
+            queue.finish(home.db, job_id=job_id, worker="h:1", status=status)
+    queue.cancel(home.db, job_id=3)
+    return home.path
+
+
+def _variables(shell: str, line: str) -> dict[str, str]:
+    """The environment a shell's script gives `aetui` for a TAB at the end of `line`."""
+    words = shlex.split(line) + ([""] if line.endswith(" ") else [])
+    if shell == "fish":
+        return {"_AETUI_COMPLETE": "fish_complete", "COMP_WORDS": line, "COMP_CWORD": words[-1]}
+    return {"_AETUI_COMPLETE": f"{shell}_complete", "COMP_WORDS": " ".join(words), "COMP_CWORD": str(len(words) - 1)}
+
+
+# the console script's own lines, and a report of the heavy modules the run imported
+CONSOLE_SCRIPT = """import atexit, sys
+atexit.register(lambda: sys.stderr.write(" ".join(m for m in ("pydantic", "sqlalchemy", "sqlmodel", "torch")
+                                                  if m in sys.modules)))
+sys.argv[0] = "aetui"
+from aetui.cli import main
+sys.exit(main())
+"""
+
+
+def complete_proc(home: Path, shell: str, line: str) -> list[str]:
+    """What the real `aetui`, started as the shell starts it, answers. A TAB must stay
+    light: no pydantic, SQLAlchemy or torch (they would cost it most of a second)."""
+    proc = subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT], capture_output=True, text=True, cwd=ROOT,
+                          timeout=60, env={**cli_env(home), **_variables(shell, line)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", f"a TAB imported {proc.stderr}"
+    return proc.stdout.splitlines()
+
+
+@pytest.fixture
+def complete(monkeypatch, capsys):
+    """The same answer from the same entry point, in this process (a subprocess costs ~0.5 s):
+    `aetui.cli.main` with the protocol's variables set."""
+    from aetui.cli import main
+
+    def run(home: Path, shell: str, line: str) -> list[str]:
+        for name in [k for k in os.environ if k.startswith("AETUI_")]:
+            monkeypatch.delenv(name)
+        for name, value in {"AETUI_HOME": str(home), **_variables(shell, line)}.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as end:
+            main()
+        out = capsys.readouterr()
+        assert end.value.code == 0 and not out.err, out.err
+        return out.out.splitlines()
+
+    return run
+
+
+def test_verbs_and_options_complete(tmp_path, complete):
+    home = tmp_path / "nohome"
+    verbs = complete_proc(home, "zsh", "aetui ")
+    names = verbs[1::3]
+    assert {"queue", "runs", "show", "cancel", "worker", "sweep", "completion"} <= set(names)
+    assert "worker-detached" not in names  # hidden
+    assert verbs[0::3] == ["plain"] * len(names) and "Cancel a queued job" in verbs[3 * names.index("cancel") + 2]
+    assert complete(home, "bash", "aetui sh") == ["plain,show"]  # one value: alone, as it is inserted
+    assert complete(home, "bash", "aetui worker --inst") == ["plain,--install-service"]
+    assert not home.exists()  # completing created no home
+
+
+def test_model_and_corruption_names_complete(tmp_path, complete):
+    home = tmp_path / "nohome"
+    assert [line.split(",")[1].split()[0] for line in complete(home, "bash", "aetui queue ")] == \
+        ["mlp", "unet", "attn-unet"]
+    assert complete(home, "fish", "aetui sweep 3 --noise sa") == \
+        ["plain,saltpepper\ta fraction p of pixels set to 0 or 1 (half each), all channels"]
+    assert complete(home, "bash", "aetui queue unet --res 32 --train-noise bl") == ["plain,blur"]
+
+
+def test_job_ids_complete_with_their_labels(store_home, complete):
+    zsh = complete_proc(store_home, "zsh", "aetui show ")
+    assert list(zip(zsh[1::3], zsh[2::3])) == [
+        ("5", "noop a · done"), ("4", "attn-unet res64 · running"), ("3", "unet wide · cancelled"),
+        ("2", "mlp res32 · queued"), ("1", "unet res32 lr=2e-3 · done")]
+    # bash lists several values with their labels in one column
+    assert complete(store_home, "bash", "aetui retry ")[-1] == "plain,1  unet res32 lr=2e-3 · done"
+    # cancel: only what is still queued or running; experiments: only finished training runs
+    assert [line.split(",")[1].split()[0] for line in complete(store_home, "bash", "aetui cancel ")] == ["4", "2"]
+    assert complete(store_home, "bash", "aetui wait 4 2") == ["plain,2"]  # wait: several ids, each still active
+    assert complete(store_home, "bash", "aetui log 5") == ["plain,5"]
+    assert complete(store_home, "fish", "aetui sweep ") == ["plain,1\tunet res32 lr=2e-3 · done"]
+    assert complete(store_home, "fish", "aetui walk ./run") == []  # a checkpoint path: the shell lists files
+
+
+def test_job_ids_come_from_the_home_on_the_command_line(store_home, tmp_path, complete):
+    other = tmp_path / "other"
+    assert complete(other, "bash", "aetui show ") == []  # $AETUI_HOME has no store: nothing offered
+    assert not other.exists()
+    assert complete(other, "bash", f"aetui --home {store_home} queue unet --res 32 --after 2") == ["plain,2"]
+
+
+def test_completion_scripts_are_static_and_speak_the_protocol(tmp_path):
+    scripts = {shell: aetui(tmp_path, "completion", shell).stdout for shell in ("bash", "zsh", "fish")}
+    for shell, text in scripts.items():
+        assert f"_AETUI_COMPLETE={shell}_complete" in text and "aetui" in text
+        assert "eval $(" not in text and "_source" not in text  # installed once, nothing run at shell start
+    assert scripts["zsh"].startswith("#compdef aetui")
+    bad = aetui(tmp_path, "completion", "tcsh", check=False)
+    assert bad.returncode == 2 and "unknown shell 'tcsh'" in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash here")
+def test_bash_completes_through_the_installed_script(store_home, tmp_path):
+    """bash sources the script and presses TAB: COMPREPLY holds what aetui answered."""
+    script = tmp_path / "aetui.bash"
+    script.write_text(aetui(tmp_path, "completion", "bash").stdout)
+    shim = tmp_path / "bin" / "aetui"  # `aetui` on PATH: this checkout's
+    shim.parent.mkdir()
+    shim.write_text(f"#!/bin/sh\ncd {shlex.quote(str(ROOT))} && exec {shlex.quote(sys.executable)} -m aetui \"$@\"\n")
+    shim.chmod(0o755)
+    press_tab = (f"source {shlex.quote(str(script))}; complete -p aetui; COMP_WORDS=(aetui cancel ''); COMP_CWORD=2; "
+                 "COMPREPLY=(); _aetui_completion aetui cancel ''; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    env = {**cli_env(store_home), "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "--norc", "-c", press_tab], capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("complete ") and "-F _aetui_completion" in lines[0]
+    assert lines[1:] == ["4  attn-unet res64 · running", "2  mlp res32 · queued"]
+
+
+def _unit(path: Path) -> configparser.ConfigParser:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str
+    unit.read_string(path.read_text())
+    return unit
+
+
+def test_install_service_writes_a_user_unit(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    units = tmp_path / "config" / "systemd" / "user"
+    home = tmp_path / "my home"
+
+    out = aetui(home, "worker", "--install-service", "--home", str(home), "--devices", "cpu", "--grace", "7",
+                "--share").stdout
+    (path,) = units.glob("aetui-worker-*.service")  # not the default home: a name of its own
+    assert f"systemctl --user enable --now {path.name}" in out and "loginctl enable-linger" in out
+    unit = _unit(path)
+    service = unit["Service"]
+    venv_aetui = str(Path(sys.executable).absolute().parent / "aetui")
+    assert shlex.split(service["ExecStart"]) == [venv_aetui, "worker", "--home", str(home.resolve()),
+                                                 "--devices", "cpu", "--grace", "7", "--share"]
+    assert service["Restart"] == "on-failure"
+    # SIGTERM to the worker alone, which checkpoints and requeues its jobs within --grace
+    assert service["KillMode"] == "mixed" and int(service["TimeoutStopSec"]) > 7
+    assert unit["Install"]["WantedBy"] == "default.target"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it may hold the store's URL
+
+    # the default home: aetui-worker.service
+    aetui(tmp_path / "data" / "aetui", "worker", "--install-service")
+    default = _unit(units / "aetui-worker.service")["Service"]
+    assert shlex.split(default["ExecStart"])[-2:] == ["--home", str((tmp_path / "data" / "aetui").resolve())]
+    assert len(list(units.iterdir())) == 2
+
+
+def test_the_unit_carries_where_the_store_is():
+    from aetui.worker.service import unit_text
+
+    text = unit_text(Path("/data/a%b"), [], env={"AETUI_DB": "postgresql://u:p%40ss@db/ae", "HOME": "/root"})
+    assert "Environment=AETUI_DB=postgresql://u:p%%40ss@db/ae" in text.splitlines()  # systemd reads %% as %
+    assert "HOME" not in text and "--home /data/a%%b" in text
+
+
+def test_install_service_refuses_a_worker_that_would_not_wait(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    proc = aetui(tmp_path / "home", "worker", "--install-service", "--until-empty", check=False)
+    assert proc.returncode == 2 and "--until-empty" in proc.stderr
+    assert not (tmp_path / "config").exists()
+
+
+def test_the_docs_quote_the_units_numbers():
+    from aetui.worker.service import RESTART_S, STOP_MARGIN_S
+
+    text = " ".join((ROOT / "docs" / "shell.md").read_text().split())
+    assert f"(`Restart=on-failure`, {RESTART_S:g} s later)" in text
+    assert f"(the grace period plus {STOP_MARGIN_S:g} s)" in text
