@@ -236,6 +236,7 @@ def test_markdown_report_with_its_folder_of_pictures(lab, tmp_path):
     (["1", "--format", "pdf", "--out", "{out}"], "--format pdf: html or md"),
     (["1", "--out", "{tmp}/missing/r.html"], "does not exist"),
     (["1", "--out", "{tmp}"], "is a folder"),
+    (["1", "--out", "{tmp}/" + "y" * 300 + ".html"], "File name too long"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(lab, tmp_path, args, message):
     path, _ = lab
@@ -244,6 +245,19 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(lab, tmp_path, args, me
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_that_is_not_a_report_is_never_replaced(lab, tmp_path):
+    path, ids = lab
+    data = tmp_path / "data.npy"
+    data.write_bytes(b"precious")
+    (tmp_path / "notes_files").mkdir()
+    (tmp_path / "notes_files" / "mine.png").write_bytes(b"mine")
+    for out, fmt in ((data, "html"), (tmp_path / "notes.md", "md")):
+        proc = aetui(path, "report", str(ids["done"]), "--out", str(out), "--format", fmt, check=False)
+        assert proc.returncode == 2 and "not replaced" in proc.stderr, proc.stderr
+    assert data.read_bytes() == b"precious" and sorted(p.name for p in tmp_path.iterdir()) == ["data.npy", "notes_files"]
+    assert [p.name for p in (tmp_path / "notes_files").iterdir()] == ["mine.png"]
 
 
 def test_differing_settings_compares_nested_and_missing_keys():

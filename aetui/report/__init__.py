@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from aetui.errors import UserError
+from aetui.report.document import MARK
 
 FORMATS = ("html", "md")
 REPORTS = "reports"  # the dashboard writes its reports into <home>/reports/
@@ -43,13 +44,40 @@ def files_folder(out: Path) -> Path:
     return out.with_name(out.stem + "_files")
 
 
-def check_out(out: Path) -> None:
-    if out.is_dir():
-        raise UserError(f"--out {out} is a folder: give a file name, e.g. {out / 'report.html'}")
-    if not out.parent.is_dir():
-        raise UserError(f"--out {out}: the folder {out.parent} does not exist")
+HEAD = 512  # the mark is in a report's first bytes
+
+
+def check_out(out: Path, fmt: str = "html") -> None:
+    """Refuse (UserError) an `--out` that cannot be written, or that would replace a file (or
+    a Markdown report's pictures folder) that is not an earlier report's: a typo must not
+    replace someone's data."""
+    text = str(out)
+    if "\0" in text:
+        raise UserError("--out: not a usable path (a NUL byte)")
+    try:
+        if out.is_dir():
+            raise UserError(f"--out {out} is a folder: give a file name, e.g. {out / 'report.html'}")
+        if not out.parent.is_dir():
+            raise UserError(f"--out {out}: the folder {out.parent} does not exist")
+        ours = _is_report(out)
+        if (out.exists() or out.is_symlink()) and not ours:
+            raise UserError(f"--out {out} exists and is not an aetui report: not replaced "
+                            "(remove it or choose another name)")
+        folder = files_folder(out)
+        if fmt == "md" and (folder.exists() or folder.is_symlink()) and not ours:
+            raise UserError(f"--out {out}: {folder} exists and is not an earlier report's pictures: not replaced "
+                            "(remove it or choose another name)")
+    except OSError as e:
+        raise UserError(f"--out {out}: {e.strerror or e}") from None
     if not os.access(out.parent, os.W_OK):
         raise UserError(f"--out {out}: the folder {out.parent} is not writable")
+
+
+def _is_report(path: Path) -> bool:
+    if not path.is_file() or path.is_symlink():
+        return False
+    with open(path, "rb") as f:
+        return MARK in f.read(HEAD).decode("utf-8", "replace")
 
 
 def write_report(home: Any, job_ids: Iterable[int], out: str | Path, *, fmt: str | None = None,
@@ -62,19 +90,25 @@ def write_report(home: Any, job_ids: Iterable[int], out: str | Path, *, fmt: str
     out = Path(out).expanduser().absolute()
     kind = format_of(out, fmt)
     if make_folder:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    check_out(out)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"cannot make the folder {out.parent}: {e.strerror or e}") from None
+    check_out(out, kind)
     doc = build(home, job_ids)  # UserError for a bad id: before anything is written
-    if kind == "html":
-        from aetui.report.html import render
+    try:
+        if kind == "html":
+            from aetui.report.html import render
 
-        _atomic_write(out, render(doc).encode("utf-8"))
-        return out
-    from aetui.report.markdown import render as render_md
+            _atomic_write(out, render(doc).encode("utf-8"))
+            return out
+        from aetui.report.markdown import render as render_md
 
-    folder = files_folder(out)
-    text, files = render_md(doc, folder.name)
-    _write_with_folder(out, text.encode("utf-8"), folder, files)
+        folder = files_folder(out)
+        text, files = render_md(doc, folder.name)
+        _write_with_folder(out, text.encode("utf-8"), folder, files)
+    except OSError as e:  # a name too long, a full disk, a read-only mount: nothing is left behind
+        raise UserError(f"cannot write {out}: {e.strerror or e}") from None
     return out
 
 

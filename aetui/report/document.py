@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+MARK = "aetui report"  # in every report's first lines: a file that has it may be replaced by a new one
+
 
 @dataclass(frozen=True)
 class Text:

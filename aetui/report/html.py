@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from aetui.report.document import Document, Picture, Section, Table, Text, cell
+from aetui.report.document import MARK, Document, Picture, Section, Table, Text, cell
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1100px;
@@ -33,6 +33,7 @@ MAX_ZOOM = 4
 
 def render(doc: Document) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             f'<meta name="generator" content="{MARK}">',
              f"<title>{escape(doc.title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
              f"<h1>{escape(doc.title)}</h1>", f'<p class="sub">{escape(doc.subtitle)}</p>']
     if len(doc.sections) > 1:

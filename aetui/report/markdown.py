@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from aetui.report.document import Document, Picture, Section, Table, Text, cell
+from aetui.report.document import MARK, Document, Picture, Section, Table, Text, cell
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
@@ -21,7 +21,7 @@ def esc(text: str) -> str:
 def render(doc: Document, folder: str) -> tuple[str, dict[str, bytes]]:
     """(the Markdown text, {file name: bytes} of the pictures it links under `folder`)."""
     files: dict[str, bytes] = {}
-    lines = [f"# {esc(doc.title)}", "", f"_{esc(doc.subtitle)}_", ""]
+    lines = [f"<!-- {MARK} -->", f"# {esc(doc.title)}", "", f"_{esc(doc.subtitle)}_", ""]
     for s in doc.sections:
         lines += _section(s, folder, files)
     return "\n".join(lines).rstrip() + "\n", files
