@@ -269,3 +269,32 @@ def test_differing_settings_compares_nested_and_missing_keys():
     assert differing_settings(specs) == {"lr": [1e-4, 3e-4, 1e-4], "options.skips": [False, True, None],
                                          "levels": [None, None, [0.1, 0.2]]}
     assert differing_settings(specs[:1]) == {}
+
+
+def test_plots_are_drawn_by_matplotlib_leaving_out_what_a_log_axis_cannot_show(tmp_path):
+    from PIL import Image
+
+    from aetui.plots import HEIGHT, WIDTH, Series, line_plot
+
+    series = [Series("a", [0, 1, 2, 3], [0.1, None, float("nan"), 0.01]),
+              Series("b", [0, 1, 2], [-1.0, 0.0, 0.5], dashed=True)]
+    out = line_plot(tmp_path / "deep" / "p.png", series, title="t <&>", xlabel="level", ylabel="mse")
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.size == (WIDTH, HEIGHT)
+        colours = {c for _, c in im.convert("RGB").getcolors(1 << 20)}
+    assert (0x55, 0x55, 0x55) in colours and (0x1F, 0x5F, 0xBF) in colours  # both series drawn
+
+
+def test_the_committed_example_report_is_valid_small_and_its_pictures_decode():
+    """docs/examples/demo-report.html: made from `aetui demo`'s jobs (docs/report.md says how)."""
+    from tests.conftest import ROOT
+
+    example = ROOT / "docs" / "examples" / "demo-report.html"
+    assert example.stat().st_size < 1.5e6
+    text = example.read_text()
+    page = Page.parse(text)
+    assert not page.errors and not page.stack
+    assert "script" not in page.tags and all(href.startswith("#") for href in page.links)
+    kinds = {decode(img["src"]).format for img in page.images}
+    assert kinds == {"PNG", "GIF"}
+    assert "<span>input</span><span>reconstruction</span>" in text and "<span>chain 1</span>" in text

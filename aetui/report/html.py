@@ -26,8 +26,9 @@ figure .rows span { flex: 1; display: flex; align-items: center; justify-content
 figure img { max-width: none; image-rendering: pixelated; display: block; }
 figcaption { color: #555; font-size: 13px; margin-top: 0.3em; }
 """
-# small grids (a 32-pixel model's) are shown this many times larger, each pixel a square
-SMALL = 480
+# small pictures (a 32-pixel model's grids) are shown up to MAX_ZOOM times larger, to about SMALL
+# pixels wide, each pixel a square
+SMALL = 800
 MAX_ZOOM = 4
 
 
