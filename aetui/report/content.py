@@ -29,7 +29,7 @@ MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg":
 # the rows of each kind's grids, top to bottom (aetui.experiments.train / sweep / probe)
 GRID_ROWS = {"reconstructions": ("input", "reconstruction"), "denoising": ("noisy input", "denoised"),
              "triplets": ("clean", "corrupted", "trained output")}
-PROBE_ROWS = {"probe.png": ("input", "trained model's reconstruction", "untrained model's reconstruction"),
+PROBE_ROWS = {"probe.png": ("input", "from the trained model", "from the untrained model"),
               "probe_input.png": ("input",), "probe_trained.png": ("trained",), "probe_untrained.png": ("untrained",)}
 # a sweep point's columns, in this order when present (then any others)
 POINT_COLUMNS = ("level", "input_mse", "output_mse", "ratio", "psnr_in", "psnr_out", "copy_mse", "noise_gain",
@@ -157,8 +157,11 @@ def _probe(d: dict[str, Any], results: Results) -> list[Block]:
     pics = list(album.pictures) if album else []
     combined = [p for p in pics if p.path.name == "probe.png"]
     out: list[Block] = []
+    layer = d["results"].get("layer") or d["spec"].get("layer")
     for n, pic in enumerate(combined or pics):
-        out.append(picture(pic.path, f"job{d['id']}_probe_{n:02d}{pic.path.suffix}", pic.title,
+        caption = (f"what layer {layer} sees: each held-out image, then the input found from that layer's output "
+                   "of the trained and of the untrained model") if pic.path.name == "probe.png" and layer else pic.title
+        out.append(picture(pic.path, f"job{d['id']}_probe_{n:02d}{pic.path.suffix}", caption,
                            PROBE_ROWS.get(pic.path.name, ())))
     return out
 
