@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -212,7 +213,8 @@ def test_markdown_report_with_its_folder_of_pictures(lab, tmp_path):
     path, ids = lab
     out = tmp_path / "notes" / "sweep.md"
     out.parent.mkdir()
-    aetui(path, "report", str(ids["sweep"]), str(ids["evil"]), "--format", "md", "--out", str(out))
+    proc = aetui(path, "report", str(ids["sweep"]), str(ids["evil"]), "--format", "md", "--out", str(out), "--json")
+    assert json.loads(proc.stdout) == {"path": str(out), "format": "md", "jobs": [ids["sweep"], ids["evil"]]}
     text = out.read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert links and all(link.startswith("sweep_files/") for link in links)

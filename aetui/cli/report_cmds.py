@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli.options import HomeOpt, check_job_id, home_of, user_errors
+from aetui.cli.options import HomeOpt, JsonOpt, check_job_id, home_of, print_json, user_errors
 
 Opt = typer.Option
 
@@ -20,6 +20,7 @@ def report(
     job_ids: Annotated[list[int], typer.Argument(help="job ids (see `aetui runs`); several of one kind are also compared", show_default=False)],
     out: Annotated[Optional[str], Opt("--out", "-o", help="the file to write [default: report-<ids>.html here]", show_default=False)] = None,
     format: Annotated[Optional[str], Opt("--format", help="html (one self-contained file) or md (Markdown and a <name>_files/ folder of pictures) [default: from --out's suffix, else html]", show_default=False)] = None,
+    json: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
     """Write a report of jobs: settings, results, curves and pictures, ready to send.
@@ -39,4 +40,7 @@ def report(
     fmt = format_of(target, format)
     h = home_of(home, needs=f"no job {ids[0]}", write=False)
     path = write_report(h, ids, target, fmt=fmt)
+    if json:
+        print_json({"path": str(path), "format": fmt, "jobs": list(dict.fromkeys(ids))})
+        return
     typer.echo(f"report of {len(ids)} job{'s' if len(ids) != 1 else ''} written to {path}")
