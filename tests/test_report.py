@@ -38,6 +38,10 @@ def lab(tmp_path_factory) -> tuple[Path, dict[str, int]]:
     queue.record_run(home.db, job_id=job.id, metrics={"final_loss": 0.25, "note": EVIL})
     queue.finish(home.db, job_id=job.id, worker="vm:1", status="done", step=60)
     ids["evil"] = job.id
+    (cmd,) = queue.enqueue_many(home.db, [dict(kind="command", label="train.py", total_steps=0, spec={
+        "kind": "command", "argv": ["python", "train.py"], "cwd": "/src", "env": {"API_TOKEN": "s3cr3t-t0ken"}})],
+        run_root="runs")
+    ids["command"] = cmd.id
     home.db.dispose()
     return path, ids
 
@@ -46,7 +50,7 @@ def lab(tmp_path_factory) -> tuple[Path, dict[str, int]]:
 def html_report(lab, tmp_path_factory) -> tuple[str, "Page"]:
     path, ids = lab
     out = tmp_path_factory.mktemp("out") / "all.html"
-    every = [ids[k] for k in ("done", "running", "sweep", "walk", "probe", "evil")]
+    every = [ids[k] for k in ("done", "running", "sweep", "walk", "probe", "evil", "command")]
     proc = aetui(path, "report", *map(str, every), "--out", str(out))
     assert str(out) in proc.stdout
     text = out.read_text()
@@ -197,6 +201,13 @@ def test_grid_rows_are_labelled_where_the_rows_are_there(html_report):
     assert text.count('<span>input</span><span>reconstruction</span>') == 2
     assert '<span>noisy input</span><span>denoised</span>' in text
     assert "<span>corrupted</span>" not in text
+
+
+def test_a_command_jobs_environment_is_not_in_the_report(html_report):
+    text, page = html_report
+    assert "s3cr3t-t0ken" not in text and "API_TOKEN" not in text
+    assert keyed(page.table("settings", -1))["env"] == ["1 variable, not shown"]
+    assert keyed(page.table("settings", -1))["argv"] == ["python, train.py"]
 
 
 def test_user_text_is_escaped(html_report, lab):

@@ -23,7 +23,7 @@ from aetui.tui.data.curves import LOSS_TAG, read_scalars
 from aetui.tui.data.results import Results, load_results
 
 KIND_TITLES = {"train": "training run", "sweep": "noise sweep", "walk": "manifold walk", "probe": "representation probe",
-               "noop": "command"}
+               "command": "command", "noop": "no-op job"}
 MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
         ".webp": "image/webp", ".bmp": "image/bmp"}
 # the rows of each kind's grids, top to bottom (aetui.experiments.train / sweep / probe)
@@ -37,6 +37,14 @@ POINT_COLUMNS = ("level", "input_mse", "output_mse", "ratio", "psnr_in", "psnr_o
 RUN_FACTS = ("status", "label", "device", "host", "parent_id", "created_at", "started_at", "ended_at",
              "steps_done", "error", "git_commit")
 PLOT_SIZE = (860, 420)
+# settings whose values a report never shows: a command job's environment may hold tokens
+PRIVATE = ("env",)
+
+
+def shown_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec as a report shows it: private settings by their size only."""
+    return {k: (f"{len(v)} variable{'' if len(v) == 1 else 's'}, not shown" if isinstance(v, dict) else "not shown") if k in PRIVATE and v else v
+            for k, v in spec.items()}
 
 
 def build(home: Any, job_ids: Iterable[int], *, title: str | None = None) -> Document:
@@ -70,7 +78,7 @@ def job_title(d: dict[str, Any]) -> str:
 def job_section(d: dict[str, Any], results: Results) -> Section:
     blocks: list[Block] = [
         Table(("", "value"), tuple((k, d.get(k)) for k in RUN_FACTS if d.get(k) not in (None, "")), "run"),
-        Table(("setting", "value"), tuple(flatten(d["spec"]).items()), "settings"),
+        Table(("setting", "value"), tuple(flatten(shown_spec(d["spec"])).items()), "settings"),
     ]
     if d["metrics"]:
         blocks.append(Table(("metric", "value"), tuple(summary_first(d["metrics"])), "results"))
@@ -171,7 +179,7 @@ def _probe(d: dict[str, Any], results: Results) -> list[Block]:
 def comparison(kind: str, group: list[tuple[dict[str, Any], Results]]) -> Section:
     details = [d for d, _ in group]
     heads = tuple(f"#{d['id']} {d['label']}" for d in details)
-    differ = differing_settings([d["spec"] for d in details])
+    differ = differing_settings([shown_spec(d["spec"]) for d in details])
     blocks: list[Block] = []
     if differ:
         blocks.append(Table(("setting", *heads), tuple((k, *v) for k, v in differ.items()), "settings that differ"))
