@@ -43,8 +43,10 @@ PRIVATE = ("env",)
 
 def shown_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """The spec as a report shows it: private settings by their size only."""
-    return {k: (f"{len(v)} variable{'' if len(v) == 1 else 's'}, not shown" if isinstance(v, dict) else "not shown") if k in PRIVATE and v else v
-            for k, v in spec.items()}
+    def hidden(v: Any) -> str:
+        return f"{len(v)} variable{'' if len(v) == 1 else 's'}, not shown" if isinstance(v, dict) else "not shown"
+
+    return {k: hidden(v) if k in PRIVATE and v else v for k, v in spec.items()}
 
 
 def build(home: Any, job_ids: Iterable[int], *, title: str | None = None) -> Document:
