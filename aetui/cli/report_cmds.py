@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from aetui.cli import completers
 from aetui.cli.options import HomeOpt, JsonOpt, check_job_id, home_of, print_json, user_errors
 
 Opt = typer.Option
@@ -17,9 +18,9 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    job_ids: Annotated[list[int], typer.Argument(help="job ids (see `aetui runs`); several of one kind are also compared", show_default=False)],
+    job_ids: Annotated[list[int], typer.Argument(help="job ids (see `aetui runs`); several of one kind are also compared", show_default=False, autocompletion=completers.job_ids)],
     out: Annotated[Optional[str], Opt("--out", "-o", help="the file to write [default: report-<ids>.html here]", show_default=False)] = None,
-    format: Annotated[Optional[str], Opt("--format", help="html (one self-contained file) or md (Markdown and a <name>_files/ folder of pictures) [default: from --out's suffix, else html]", show_default=False)] = None,
+    format: Annotated[Optional[str], Opt("--format", help="html (one self-contained file) or md (Markdown and a <name>_files/ folder of pictures) [default: from --out's suffix, else html]", show_default=False, autocompletion=lambda: ["html", "md"])] = None,
     json: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
