@@ -277,6 +277,8 @@ FORBIDDEN = {
     "aetui.experiments": ("aetui.worker", "aetui.jobs", "aetui.cli", "aetui.tui"),
     "aetui.worker": ("aetui.jobs", "aetui.cli", "aetui.tui"),
     "aetui.jobs": ("aetui.cli", "aetui.tui"),
+    "aetui.report": ("aetui.cli", "aetui.experiments", "aetui.worker", "aetui.tui.screens", "aetui.tui.widgets",
+                     "aetui.tui.app"),
     "aetui.tui": ("aetui.cli", "aetui.experiments"),
 }
 ALLOWED = {"store": ("aetui.run_layout",)}  # ...but the run folder's layout, a leaf

@@ -48,7 +48,7 @@ def test_help_states_the_specs_own_defaults(home, verb):
 
 
 def test_help_and_cli_import_do_not_import_torch(home):
-    code = "import sys, aetui.cli; bad = [m for m in ('torch', 'sqlmodel', 'textual', 'numpy') if m in sys.modules]; print(bad)"
+    code = "import sys, aetui.cli; bad = [m for m in ('torch', 'sqlmodel', 'textual', 'numpy', 'matplotlib') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
     imports = subprocess.run([sys.executable, "-X", "importtime", "-c", "import aetui.cli"],

@@ -119,6 +119,7 @@ def test_job_ids_complete_with_their_labels(store_home, complete):
     assert [line.split(",")[1].split()[0] for line in complete(store_home, "bash", "aetui cancel ")] == ["4", "2"]
     assert complete(store_home, "bash", "aetui wait 4 2") == ["plain,2"]  # wait: several ids, each still active
     assert complete(store_home, "bash", "aetui log 5") == ["plain,5"]
+    assert complete(store_home, "bash", "aetui report 1 3") == ["plain,3"]  # report: several ids, any status
     assert complete(store_home, "fish", "aetui sweep ") == ["plain,1\tunet res32 lr=2e-3 · done"]
     assert complete(store_home, "fish", "aetui walk ./run") == []  # a checkpoint path: the shell lists files
 

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli import command_cmds, completion, db_cmds, experiment_cmds, jobs_cmds, work_cmds
+from aetui.cli import command_cmds, completion, db_cmds, experiment_cmds, jobs_cmds, report_cmds, work_cmds
 from aetui.cli.options import HomeOpt, user_errors
 
 app = typer.Typer(
@@ -34,6 +34,7 @@ command_cmds.register(app)
 work_cmds.register(app)
 db_cmds.register(app)
 experiment_cmds.register(app)
+report_cmds.register(app)
 completion.register(app)
 
 

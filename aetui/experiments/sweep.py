@@ -27,7 +27,7 @@ from aetui import run_layout
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, StopRequested
 from aetui.experiments.parent import fresh_model, heldout_images, load_parent
-from aetui.experiments.plots import Series, line_plot
+from aetui.plots import Series, line_plot
 from aetui.specs.experiments import SweepSpec
 from aetui.experiments.tensorboard import image_grid, save_png, writer
 

@@ -245,8 +245,9 @@ class JobActions:
 
     def on_op_done(self, message: OpDone) -> None:
         message.stop()
+        # a report's path stays up long enough to be read and copied
         self.notify(message.text, severity="error" if message.error else "information",
-                    timeout=6 if message.error else 3)
+                    timeout=10 if message.op == "report" else 6 if message.error else 3)
         self.after_op(message)
 
 

@@ -81,6 +81,8 @@ class MainScreen(JobActions, Screen):
         Binding("O", "reverse_sort", "Reverse sort", show=False, tooltip="newest/oldest, high/low"),
         Binding("r", "results", "Results", tooltip="the run's pictures: grids, triplets, frames"),
         Binding("c", "compare", "Compare", tooltip="the marked runs side by side"),
+        Binding("e", "report", "Write report", show=False,
+                tooltip="an HTML report of the marked jobs (else the selected one) into <home>/reports/"),
         *JOB_BINDINGS,
         Binding("escape", "clear", "Clear filter and marks", show=False),
         Binding("ctrl+r", "reload", "Reload", show=False, tooltip="read the table's rows again"),
@@ -369,6 +371,31 @@ class MainScreen(JobActions, Screen):
             return
         self.app.push_screen(CompareScreen(marked))
 
+    def action_report(self) -> None:
+        ids = sorted(self.table.marked)
+        if not ids:
+            if (row := self._need_job()) is None:
+                return
+            ids = [row.id]
+        self.notify(f"writing the report of {_ids_text(ids)}…", timeout=2)
+        self._write_report(ids)
+
+    @work(thread=True, group="report", exit_on_error=False)
+    def _write_report(self, ids: list[int]) -> None:
+        from aetui.errors import UserError
+        from aetui.report import default_path, write_report
+
+        home = self.app.home
+        try:
+            path = write_report(home, ids, default_path(home, ids), make_folder=True)
+        except UserError as e:
+            self.post_message(OpDone("report", None, str(e), error=True))
+            return
+        except Exception as e:  # a bug or an unreadable run folder: say so, keep the dashboard up
+            self.post_message(OpDone("report", None, f"report failed: {type(e).__name__}: {e}", error=True))
+            return
+        self.post_message(OpDone("report", None, f"report of {_ids_text(ids)} written to {path}"))
+
     def after_op(self, message: OpDone) -> None:
         if message.op == "delete" and not message.error:
             self.table.marked.discard(message.job_id)
@@ -377,3 +404,7 @@ class MainScreen(JobActions, Screen):
             self._sample_devices_now()  # the devices strip says whether it is paused, which workers run
         if message.op == "delete":
             self._reload(follow=False)
+
+
+def _ids_text(ids: list[int]) -> str:
+    return ", ".join(f"#{i}" for i in ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
