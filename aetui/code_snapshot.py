@@ -251,6 +251,7 @@ def take(ref: CodeRef, role: str, what: str | None = None) -> Snapshot:
         if init is not None and init.name == "__init__.py":
             todo.append((init, ".".join(parts[:i])))
     seen: set[Path] = set()
+    over: list[str] = []
     while todo:
         path, name = todo.pop(0)
         if path in seen:
@@ -265,8 +266,8 @@ def take(ref: CodeRef, role: str, what: str | None = None) -> Snapshot:
                                  f"the run will import whatever {name} is installed at run time")
             continue
         if len(snap.files) >= cap_files:
-            snap.warnings.append(f"left out {rel} and any further local modules: over the cap of {cap_files} files")
-            break
+            over.append(rel)  # its own imports are not followed
+            continue
         data = path.read_bytes()
         snap.files[rel] = data
         try:
@@ -281,6 +282,10 @@ def take(ref: CodeRef, role: str, what: str | None = None) -> Snapshot:
                 found = _module_file(root, sub)
                 if found is not None and found.resolve() not in seen:
                     todo.append((found.resolve(), sub))
+    if over:
+        names = ", ".join(over[:5]) + (", ..." if len(over) > 5 else "")
+        snap.warnings.append(f"left out {len(over)} local module(s) over the cap of {cap_files} files ({names}): "
+                             f"the run will import whatever is installed under those names at run time")
     return snap
 
 

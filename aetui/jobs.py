@@ -344,8 +344,13 @@ def requeue_command(job: Any) -> str:
     defaults = TrainSpec(model=spec.model, res=spec.res)
     parts = ["aetui", "queue", spec.model, "--res", str(spec.res)]
     changed = {k: v for k, v in spec.options.items() if v != defaults.options.get(k)}
+    if spec.custom:  # your own model's options go as --opt key=value (JSON scalars)
+        import json
+
+        parts += [f"--opt {key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in changed.items()]
+        changed = {}
     changed.update({k: getattr(spec, k) for k in TrainSpec.model_fields
-                    if k not in ("kind", "model", "res", "options") and getattr(spec, k) != getattr(defaults, k)})
+                    if k not in ("kind", "model", "res", "options", "code") and getattr(spec, k) != getattr(defaults, k)})
     for key, value in changed.items():
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):

@@ -65,6 +65,8 @@ def parse_opts(opts: list[str] | tuple[str, ...]) -> dict[str, Any]:
             raise UserError(f"--opt {key}: given twice")
         if len(value) > LIMITS["option_chars"]:
             raise UserError(f"--opt {key}: value too long ({len(value)} characters, at most {LIMITS['option_chars']})")
+        if value.strip()[:1] in ("[", "{"):
+            raise UserError(f"--opt {key}: {value.strip()[:40]!r} is not a JSON scalar (a number, true/false or a string)")
         values = [_scalar(key, v.strip()) for v in value.split(",")]
         if any(v == "" for v in values) and len(values) > 1:
             raise UserError(f"--opt {key}: an empty value in the list {value!r}")
