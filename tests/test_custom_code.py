@@ -305,3 +305,34 @@ def test_the_built_in_models_and_the_example_satisfy_the_protocol(one_thread):
             assert isinstance(model, LatentAutoencoder), name
     assert isinstance(built["ConvAE"], LatentAutoencoder) and isinstance(built["ConvAE"], ProbedAutoencoder)
     assert not isinstance(built["plain"], LatentAutoencoder) and not isinstance(built["plain"], ProbedAutoencoder)
+
+
+def test_a_module_on_the_python_path_is_snapshotted_with_its_package_and_git_state(home, tmp_path, monkeypatch,
+                                                                                  one_thread):
+    """`package.module:NAME`: found without importing it; the snapshot takes the package's
+    __init__, the module and what it imports relatively; the git commit and dirty flag of
+    its checkout are in the manifest; the job imports it from the snapshot."""
+    from aetui.home import Home
+    from aetui.worker.foreground import run_now
+
+    repo = tmp_path / "repo"
+    (repo / "mypkg").mkdir(parents=True)
+    (repo / "mypkg" / "__init__.py").write_text("")
+    (repo / "mypkg" / "parts.py").write_text("from torch import nn\n\ndef conv():\n    return nn.Conv2d(3, 3, 1)\n")
+    (repo / "mypkg" / "models.py").write_text("from .parts import conv\n\ndef Tiny(res):\n    return conv()\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    (repo / "mypkg" / "parts.py").write_text((repo / "mypkg" / "parts.py").read_text() + "# edited\n")
+    monkeypatch.chdir(repo)
+    data = f"py:{copy_examples(tmp_path / 'src')}/load_images.py:images"
+    job = aetui_json(home, "queue", "mypkg.models:Tiny", "--res", "8", "--steps", "1", "--data", data)["id"]
+    (repo / "mypkg" / "models.py").write_text("raise RuntimeError('edited after queueing')\n")
+    monkeypatch.chdir(tmp_path)  # the job finds nothing of mypkg but its snapshot
+    run_now(Home.resolve(home), job, device="cpu", quiet=True)
+    d = aetui_json(home, "show", str(job))
+    assert d["status"] == "done", d["error"]
+    manifest = d["spec"]["code"]["model"]
+    assert set(manifest["files"]) == {"mypkg/__init__.py", "mypkg/models.py", "mypkg/parts.py"}
+    assert manifest["git"]["dirty"] is True and len(manifest["git"]["commit"]) == 40
+    assert manifest["source"] == str(repo.resolve())
