@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import ROOT, Procs, aetui, aetui_json, cli_env
 
 EXAMPLES = ROOT / "examples"
-STEPS = 40
+STEPS = 30
 
 
 def copy_examples(folder: Path) -> Path:
@@ -166,6 +166,7 @@ def test_an_outside_checkpoint_is_rebuilt_only_from_a_snapshot_with_its_sha256(t
     assert d["status"] == "done", d["error"]
 
 
+@pytest.mark.slow
 def test_a_model_without_encode_decode_or_probe_layers_refuses_latent_walks_and_inner_probes(home, tmp_path, one_thread):
     from aetui.home import Home
     from aetui.worker.foreground import run_now
@@ -184,6 +185,7 @@ def test_a_model_without_encode_decode_or_probe_layers_refuses_latent_walks_and_
     assert len(aetui_json(home, "runs")) == 1  # nothing queued
 
 
+@pytest.mark.slow
 def test_run_time_failures_of_your_code_fail_the_job_with_one_line(home, tmp_path, one_thread, capfd):
     """The job fails with one line in `aetui show`; the traceback goes to the process's
     stderr (a worker's child writes it into the run's stderr.log), never into the store."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from aetui.home import Home
 from aetui.tui.screens.launch import LaunchScreen
 from aetui.tui.screens.main import MainScreen
@@ -29,6 +31,7 @@ def _finished_custom_run(home: Home) -> int:
     return job.id
 
 
+@pytest.mark.slow
 def test_launch_forms_offer_what_your_model_supports_and_the_new_job_form_takes_one(tmp_path):
     home = Home(tmp_path / "home")
     run = _finished_custom_run(home)
