@@ -235,6 +235,26 @@ def test_opt_grids_and_dry_run(home, tmp_path):
     assert [s["options"] for s in specs] == [{"latent": 8, "norm": "batch", "width": 4},
                                             {"latent": 16, "norm": "batch", "width": 4}]
     assert specs[0]["code"]["model"]["sha256"] == specs[1]["code"]["model"]["sha256"]
+    again = aetui_json(home, "show", str(jobs[0]["id"]))["requeue_command"]
+    assert again == f"aetui queue {src}/my_ae.py:ConvAE --res 16 --opt latent=8 --opt norm=batch --opt width=4"
+
+
+@pytest.mark.slow
+def test_queueing_your_model_imports_neither_it_nor_torch(home, tmp_path):
+    """Queue time reads the files (ast): the model file below would fail if imported."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "boom.py").write_text("raise SystemExit('imported at queue time')\n\ndef M(res):\n    pass\n")
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['aetui', 'queue', '{src}/boom.py:M', '--res', '16', '--opt', 'a=1,2']\n"
+            "try:\n    runpy.run_module('aetui', run_name='__main__')\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "print('loaded:', sorted(m for m in ('torch', 'boom') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(home),
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "loaded: []"
+    assert len(aetui_json(home, "runs")) == 2
 
 
 def test_snapshot_caps_warn_loudly(home, tmp_path):
