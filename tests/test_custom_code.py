@@ -276,7 +276,7 @@ BAD = {
     "no name": (["{src}/my_ae.py:Nope"], "model file {src}/my_ae.py defines no 'Nope' at its top level"),
     "syntax": (["{src}/syntax.py:M"], "model file {src}/syntax.py: line 1: "),
     "no module": (["nopkg_xyz.models:M"], "model module 'nopkg_xyz.models' is not on the Python path"),
-    "bad ref": (["{src}/my_ae.py:"], "model '{src}/my_ae.py:': write PATH.py:NAME or package.module:NAME"),
+    "bad ref": (["{src}/my_ae.py:"], "': write PATH.py:NAME or package.module:NAME"),  # the path shown cut at 80
     "opt syntax": (["{src}/my_ae.py:ConvAE", "--opt", "latent"], "--opt 'latent': write KEY=VALUE"),
     "opt list": (["{src}/my_ae.py:ConvAE", "--opt", "latent=[1, 2]"], "is not a JSON scalar"),
     "opt json": (["{src}/my_ae.py:ConvAE", "--opt", 'latent={{"a": 1}}'], "is not a JSON scalar"),
