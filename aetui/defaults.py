@@ -79,6 +79,9 @@ LIMITS: dict[str, int] = {
     "image_side": 16_384,  # pixels on a side of an npy: image
     "path_chars": 4_096,  # PATH_MAX on Linux
     "port": 65_535,
+    "snapshot_files": 64,  # files one snapshot of your own code takes (the entry and its local imports)
+    "snapshot_file_bytes": 1_048_576,  # bytes of one file in it: larger ones are left out, loudly
+    "option_chars": 1_000,  # characters of one --opt value
 }
 
 

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from aetui.errors import UserError
 from aetui.home import Home, check_runs_root
@@ -31,11 +31,35 @@ def _queue_errors() -> Iterator[None]:
         raise UserError(str(e)) from None
 
 
+def plan(home: Home, kind: str, specs: list[dict[str, Any]], extra_code: dict[str, Any] | None = None
+         ) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The validated specs, and the snapshots of your own code each would take (role ->
+    `aetui.code_snapshot.Snapshot`): what `submit` queues, and `aetui queue --dry-run` lists.
+    Reads files, writes nothing; UserError (one line) at the first problem."""
+    parsed = [parse_spec(kind, s) for s in specs]
+    for spec in parsed:
+        check = getattr(spec, "check_files", None)
+        if check is not None:
+            check(home.path)  # UserError: a file is missing or unreadable
+    snapshots = []
+    for spec in parsed:
+        take = getattr(spec, "snapshots", None)
+        snaps = {**(extra_code or {}), **(take() if take is not None else {})}
+        if snaps:
+            spec.code = {role: snap.manifest() for role, snap in snaps.items()}
+        snapshots.append(snaps)
+    return parsed, snapshots
+
+
 def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int = 0, device: str = "auto",
-           after: int | None = None, parent: int | None = None) -> list[Any]:
+           after: int | None = None, parent: int | None = None, extra_code: dict[str, Any] | None = None,
+           warn: Callable[[str], None] | None = None) -> list[Any]:
     """Validate every spec first, then queue them all (one group when more than one).
 
-    Nothing is written unless every spec is valid and its files exist.
+    Nothing is written unless every spec is valid and its files exist. Your own model and
+    data code is read before anything is queued and written into each job's run folder
+    (`extra_code`: more of it, e.g. the home's snapshot of an outside checkpoint's model);
+    what a snapshot left out goes to `warn`.
     """
     from aetui.worker.devices import parse_device
 
@@ -43,11 +67,7 @@ def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int 
         device = parse_device(device)
     except ValueError as e:
         raise UserError(str(e)) from None
-    parsed = [parse_spec(kind, s) for s in specs]
-    for spec in parsed:
-        check = getattr(spec, "check_files", None)
-        if check is not None:
-            check(home.path)  # UserError: a file is missing or unreadable
+    parsed, snapshots = plan(home, kind, specs, extra_code)
     if parent is not None:
         describe_job(home, parent)  # the parent must be a finished training run
     from store.queue import enqueue_many
@@ -60,9 +80,40 @@ def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int 
     from aetui.run_owner import stored_root
     from store.ids import highest_run_folder
 
+    root = stored_root(home.path, home.runs)
+    prepare = (lambda jobs: _write_snapshots(home, root, jobs, snapshots)) if any(snapshots) else None
     with _queue_errors():
-        return enqueue_many(home.db, rows, run_root=stored_root(home.path, home.runs), priority=priority,
-                            device=device, after_id=after, parent_id=parent, id_floor=highest_run_folder(home.runs))
+        jobs = enqueue_many(home.db, rows, run_root=root, priority=priority, device=device, after_id=after,
+                            parent_id=parent, id_floor=highest_run_folder(home.runs), prepare=prepare)
+    for role, snap in (snapshots[0] if snapshots else {}).items():  # the same files in every job of a grid
+        for line in snap.warnings:
+            if warn is not None:
+                warn(f"WARNING: the snapshot of {role} {snap.ref.short} {line}")
+    return jobs
+
+
+def _write_snapshots(home: Home, root: str, jobs: list[Any], snapshots: list[dict[str, Any]]) -> None:
+    """Each job's code into its run folder (claimed for it first), before the jobs are
+    committed: no worker runs one without its code. If a write fails, the folders made
+    are removed and nothing is queued (UserError)."""
+    import shutil
+
+    from aetui.run_layout import RunLayout, run_dir
+    from aetui.run_owner import claim_run_dir
+
+    made = []
+    try:
+        for job, snaps in zip(jobs, snapshots):
+            folder = resolve(home.path, run_dir(root, job.id))
+            made.append(folder)
+            layout = RunLayout.at(claim_run_dir(folder, job.uid, job.id))
+            for role, snap in snaps.items():
+                snap.write(layout.code_dir(role), layout.code_manifest(role))
+    except OSError as e:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise UserError(f"cannot write the snapshot of your code into the run folder: {e.strerror or e}; "
+                        f"nothing was queued") from None
 
 
 def _check_devices(spec: Any, device: str) -> None:
@@ -75,15 +126,19 @@ def _check_devices(spec: Any, device: str) -> None:
 def describe_job(home: Home, job_id: int) -> ModelInfo:
     """The model of a finished training job, from its spec in the store (no torch);
     UserError unless the job is one."""
-    from store.queries import get_job
+    from store import queries
 
     with _queue_errors():
-        job = get_job(home.db, job_id)
+        job = queries.get_job(home.db, job_id)
     if job.kind != "train":
         raise UserError(f"job {job_id} is a {job.kind} job, not a training run")
     if job.status != JobStatus.DONE:
         raise UserError(f"job {job_id} is {job.status}, not a finished training run")
-    return ModelInfo.from_train_spec(job.spec, f"job {job_id}")
+    offers = None
+    if ":" in str(job.spec.get("model")):  # your own model: what it offers, recorded when it trained
+        run = queries.get_run(home.db, job_id)
+        offers = (run.results or {}).get("model") if run is not None else None
+    return ModelInfo.from_train_spec(job.spec, f"job {job_id}", offers)
 
 
 def describe_checkpoint(path: Path) -> ModelInfo:
@@ -99,7 +154,11 @@ def describe_checkpoint(path: Path) -> ModelInfo:
         raise UserError(f"{path} is not a plain checkpoint (weights_only load failed: {type(e).__name__})") from None
     try:
         info = ModelInfo.from_state(state, str(path))
-        validate(info.model, info.res, **info.options)
+        if info.custom:
+            if not isinstance(info.code, dict) or not info.code.get("sha256"):
+                raise ValueError("your own model without the sha256 of its code")
+        else:
+            validate(info.model, info.res, **info.options)
     except (KeyError, TypeError, ValueError) as e:
         raise UserError(f"{path} is not an aetui checkpoint (bad model config: {e})") from None
     return info
@@ -133,8 +192,25 @@ def submit_experiment(home: Home, kind: str, fields: dict[str, Any], target: str
         data["checkpoint"] = checkpoint
     spec = parse_spec(kind, data)
     spec.check_model(info)  # UserError: this experiment cannot run on that model
-    (job,) = submit(home, kind, [spec.model_dump(mode="json")], priority=priority, device=device, parent=parent)
+    extra = None
+    if info.custom and checkpoint is not None and spec.model is None:
+        extra = {"model": home_snapshot(home, info)}
+    (job,) = submit(home, kind, [spec.model_dump(mode="json")], priority=priority, device=device, parent=parent,
+                    extra_code=extra)
     return job
+
+
+def home_snapshot(home: Home, info: ModelInfo) -> Any:
+    """The snapshot of an outside checkpoint's own model: one under this home's runs with
+    the sha256 the checkpoint names (a checkpoint never brings code of its own)."""
+    from aetui.code_snapshot import find_snapshot
+
+    sha = str((info.code or {}).get("sha256"))
+    found = find_snapshot(home.runs, "model", sha)
+    if found is None:
+        raise UserError(f"{info.source} is of your own model {info.model.rpartition('/')[2]}: no snapshot of its "
+                        f"code with sha256 {sha[:12]} under this home; name its file with --model PATH.py:NAME")
+    return found
 
 
 def cancel(home: Home, job_id: int):
@@ -268,8 +344,13 @@ def requeue_command(job: Any) -> str:
     defaults = TrainSpec(model=spec.model, res=spec.res)
     parts = ["aetui", "queue", spec.model, "--res", str(spec.res)]
     changed = {k: v for k, v in spec.options.items() if v != defaults.options.get(k)}
+    if spec.custom:  # your own model's options go as --opt key=value (JSON scalars)
+        import json
+
+        parts += [f"--opt {key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in changed.items()]
+        changed = {}
     changed.update({k: getattr(spec, k) for k in TrainSpec.model_fields
-                    if k not in ("kind", "model", "res", "options") and getattr(spec, k) != getattr(defaults, k)})
+                    if k not in ("kind", "model", "res", "options", "code") and getattr(spec, k) != getattr(defaults, k)})
     for key, value in changed.items():
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):

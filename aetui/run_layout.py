@@ -12,6 +12,8 @@ of aetui and nothing heavy: the store and `aetui --help` may import it.
         images/recon_<step>.png, denoise_<step>.png  a training's pictures
         stdout.log, stderr.log                       the job's output (rank r > 0: stdout.rank<r>.log)
         slurm/                                       submitit's files when the job ran on Slurm
+        code/model/, code/model.json                 your own model's files, snapshotted at queue
+        code/data/, code/data.json                   time, and their manifest (aetui.code_snapshot)
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ IMAGES = "images"
 STDOUT = "stdout.log"
 STDERR = "stderr.log"
 SLURM = "slurm"
+CODE = "code"
+CODE_ROLES = ("model", "data")  # whose code a run snapshots: its model's, its data function's
 
 
 def run_dir(runs_root: str | Path, job_id: int) -> Path:
@@ -104,3 +108,11 @@ class RunLayout:
     @property
     def slurm(self) -> Path:
         return self.root / SLURM
+
+    def code_dir(self, role: str) -> Path:
+        """Where the snapshot of the run's own model or data code lies (first on sys.path)."""
+        return self.root / CODE / role
+
+    def code_manifest(self, role: str) -> Path:
+        """The snapshot's manifest: its sha256, files, source folder and git commit."""
+        return self.root / CODE / f"{role}.json"

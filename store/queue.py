@@ -10,7 +10,7 @@ its write transactions being one at a time already.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 from uuid import uuid4
 
 from sqlalchemy import and_, case, func, insert, or_, select, update
@@ -43,12 +43,15 @@ def enqueue_many(
     parent_id: int | None = None,
     after_id: int | None = None,
     id_floor: int = 0,
+    prepare: Callable[[list[Job]], None] | None = None,
 ) -> list[Job]:
     """Add jobs (each with its run row, folder `run_root/<id>`) in one transaction.
 
     Each row gives kind, spec, label and optionally total_steps. More than one row makes
     a group: `group_id` is the first job's id. `id_floor`: the new ids are above it (the
-    highest run folder there is, `store.ids`).
+    highest run folder there is, `store.ids`). `prepare(jobs)` runs before the commit,
+    when the ids are known and no worker can claim the jobs yet (it writes the snapshots
+    of a job's own code into its run folder); if it raises, nothing is queued.
     """
     now = time.time()
     with write(db) as s:
@@ -77,6 +80,8 @@ def enqueue_many(
             jobs = [first]
         s.execute(insert(Run), [dict(id=j.id, run_dir=str(run_layout.run_dir(run_root, j.id)), metrics={}, artifacts={},
                                      results={}, versions={}) for j in jobs])
+        if prepare is not None:
+            prepare(jobs)
     return jobs
 
 

@@ -27,6 +27,7 @@ PriorityOpt = Annotated[int, Opt(help="higher runs first")]
 DeviceOpt = Annotated[str, Opt(help="auto, cpu or cuda:N")]
 DataOpt = Annotated[Optional[str], Opt(help="held-out images from this data instead of the model's own (needed for a checkpoint without its training spec)", show_default=False)]
 SeedOpt = Annotated[Optional[int], Opt(help=f"seed of the noise draws {shown(EXPERIMENT['seed'])}", show_default=False)]
+ModelOpt = Annotated[Optional[str], Opt("--model", metavar="PATH.py:NAME", help="a checkpoint of your own model: rebuild it from this file (by default from the snapshot under this home with the checkpoint's sha256)", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +49,7 @@ def sweep(
     control: Annotated[Optional[bool], Opt("--control/--no-control", help=f"also the untrained model, same seed {shown(SWEEP['control'])}", show_default=False)] = None,
     samples: Annotated[Optional[int], Opt(help=f"images in each level's triplet PNG {shown(SWEEP['samples'])}", show_default=False)] = None,
     data: DataOpt = None,
+    model: ModelOpt = None,
     seed: SeedOpt = None,
     now: NowOpt = False,
     priority: PriorityOpt = 0,
@@ -61,7 +63,7 @@ def sweep(
     `aetui sweep 3 --noise gauss --levels 0.05:0.8:8 --now` · `aetui sweep run/final.pt --data builtin`
     """
     fields = {"noise": noise, "levels": levels, "images": images, "batch_size": batch_size, "bn": bn,
-              "control": control, "samples": samples, "data": data, "seed": seed}
+              "control": control, "samples": samples, "data": data, "seed": seed, "model": model}
     _queue_and_maybe_run("sweep", fields, target, now=now, priority=priority, device=device, as_json=json, home=home)
 
 
@@ -79,6 +81,7 @@ def walk(
     sigma: Annotated[Optional[float], Opt(help=f"std of the start and diffusion noise {shown(WALK['sigma'])}", show_default=False)] = None,
     bn: Annotated[Optional[str], Opt(help=f"batch norm: train (the article) or eval {shown(EXPERIMENT['bn'])}", show_default=False)] = None,
     data: DataOpt = None,
+    model: ModelOpt = None,
     seed: SeedOpt = None,
     now: NowOpt = False,
     priority: PriorityOpt = 0,
@@ -92,7 +95,7 @@ def walk(
     `aetui walk 3 --mode latent --eps 0.2 --steps 300 --start data` · `aetui walk 3 --mode iterate --steps 100 --now`
     """
     fields = {"mode": mode, "steps": steps, "chains": chains, "start": start, "eps": eps, "every": every,
-              "move_threshold": move_threshold, "mu": mu, "sigma": sigma, "bn": bn, "data": data, "seed": seed}
+              "move_threshold": move_threshold, "mu": mu, "sigma": sigma, "bn": bn, "data": data, "seed": seed, "model": model}
     _queue_and_maybe_run("walk", fields, target, now=now, priority=priority, device=device, as_json=json, home=home)
 
 
@@ -105,6 +108,7 @@ def probe(
     images: Annotated[Optional[int], Opt(help=f"held-out images to reconstruct {shown(PROBE['images'])}", show_default=False)] = None,
     bn: Annotated[Optional[str], Opt(help=f"batch norm: eval (as the original probe) or train {shown(PROBE['bn'])}", show_default=False)] = None,
     data: DataOpt = None,
+    model: ModelOpt = None,
     seed: SeedOpt = None,
     now: NowOpt = False,
     priority: PriorityOpt = 0,
@@ -116,7 +120,7 @@ def probe(
 
     Examples: `aetui probe 3` · `aetui probe 3 --iters 500` · `aetui probe 3 --layer bottleneck --now`
     """
-    fields = {"layer": layer, "iters": iters, "lr": lr, "images": images, "bn": bn, "data": data, "seed": seed}
+    fields = {"layer": layer, "iters": iters, "lr": lr, "images": images, "bn": bn, "data": data, "seed": seed, "model": model}
     _queue_and_maybe_run("probe", fields, target, now=now, priority=priority, device=device, as_json=json, home=home)
 
 

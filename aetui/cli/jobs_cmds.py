@@ -28,14 +28,15 @@ def register(app: typer.Typer) -> None:
 JOB_KINDS = ("train", "sweep", "walk", "probe", "command", "noop")
 
 # queue's flags that say how to queue, not what to train
-NOT_SPEC_FIELDS = ("device", "priority", "after", "json", "runs_root", "home")
+NOT_SPEC_FIELDS = ("device", "priority", "after", "json", "runs_root", "home", "opt", "dry_run")
 
 
 def queue(
     ctx: typer.Context,
-    model: Annotated[str, typer.Argument(help="model: mlp, unet or attn-unet", show_default=False, autocompletion=completers.model_names)],
+    model: Annotated[str, typer.Argument(help="model: mlp, unet or attn-unet; or your own, PATH.py:NAME or package.module:NAME (built as NAME(res=RES, **opts))", show_default=False, autocompletion=completers.model_names)],
     res: Annotated[int, Opt("--res", help="image resolution (power of two)", show_default=False)],
-    data: Annotated[str, Opt(help="builtin[:N], cifar10[:PATH], folder:PATH or npy:PATH")] = TRAIN["data"],
+    data: Annotated[str, Opt(help="builtin[:N], cifar10[:PATH], folder:PATH, npy:PATH or py:PATH.py:FUNC (your own function)")] = TRAIN["data"],
+    opt: Annotated[Optional[list[str]], Opt("--opt", metavar="KEY=VALUE", help="a model option, VALUE a JSON scalar (64, 0.5, true, group); a comma list makes a grid; repeatable", show_default=False)] = None,
     steps: Annotated[Optional[str], Opt(help=f"training steps {shown(TRAIN['steps'])}; a comma list makes a grid", show_default=False)] = None,
     batch_size: Annotated[Optional[str], Opt(help=f"batch size {shown(TRAIN['batch_size'])}; comma list = grid", show_default=False)] = None,
     lr: Annotated[Optional[str], Opt(help=f"Adam learning rate {shown(TRAIN['lr'])}; comma list = grid", show_default=False)] = None,
@@ -61,6 +62,7 @@ def queue(
     device: Annotated[str, Opt(help="auto (any free device), cpu or cuda:N")] = "auto",
     priority: Annotated[int, Opt(help="higher runs first")] = 0,
     after: Annotated[Optional[int], Opt(help="run only after this job is done", show_default=False, autocompletion=completers.job_ids)] = None,
+    dry_run: Annotated[bool, Opt("--dry-run", help="check everything and list the jobs and the files of your own code they would snapshot; queue nothing")] = False,
     json: JsonOpt = False,
     runs_root: RunsRootOpt = None,
     home: HomeOpt = None,
@@ -70,7 +72,8 @@ def queue(
     Examples: `aetui queue unet --res 64` ·
     `aetui queue mlp --res 32 --data cifar10 --steps 2000 --batch-size 512` ·
     `aetui queue unet --res 64 --lr 1e-4,3e-4 --batch-size 16,32` (4 jobs) ·
-    `aetui queue unet --res 256 --base-width 128 --depth 5 --gpus 4 --batch-size 32` (4 GPUs, 8 images each)
+    `aetui queue unet --res 256 --base-width 128 --depth 5 --gpus 4 --batch-size 32` (4 GPUs, 8 images each) ·
+    `aetui queue ./models/my_ae.py:ConvAE --res 64 --opt latent=64,256 --data py:./data/load.py:images`
     """
     from aetui.cli.grid import train_specs
     from aetui.jobs import submit
@@ -78,11 +81,42 @@ def queue(
     check_priority(priority)
     if after is not None:
         check_job_id(after, "--after")
-    h = home_of(home, runs_root, needs=None if after is None else f"--after job {after} does not exist")
     flags = {name: value for name, value in ctx.params.items() if name not in NOT_SPEC_FIELDS}
-    specs = train_specs(flags)
-    jobs = submit(h, "train", specs, priority=priority, device=device, after=after)
+    specs = train_specs(flags, opt or [])
+    if dry_run:
+        _dry_run(home_of(home, runs_root, write=False), specs, json)
+        return
+    h = home_of(home, runs_root, needs=None if after is None else f"--after job {after} does not exist")
+    jobs = submit(h, "train", specs, priority=priority, device=device, after=after,
+                  warn=lambda line: typer.echo(f"aetui: {line}", err=True))
     report_queued(h, jobs, json)
+
+
+def _dry_run(h, specs, as_json: bool) -> None:
+    """What `queue` would do: the jobs' labels and each snapshot's files, sizes and sha256."""
+    from aetui.jobs import plan
+
+    parsed, snapshots = plan(h, "train", specs)
+    out = []
+    for spec, snaps in zip(parsed, snapshots):
+        out.append({"label": spec.label, "code": {
+            role: {"sha256": snap.sha256, "source": str(snap.source), "git": snap.git, "warnings": snap.warnings,
+                   "files": {name: len(data) for name, data in sorted(snap.files.items())}}
+            for role, snap in snaps.items()}})
+    if as_json:
+        print_json(out)
+        return
+    typer.echo(f"would queue {len(out)} job{'s' if len(out) != 1 else ''} (dry run: nothing queued)")
+    for job in out:
+        typer.echo(f"  {job['label']}")
+    for role, snap in (out[0]["code"] if out else {}).items():
+        git = snap["git"]
+        where = f" (git {git['commit'][:12]}{', dirty' if git['dirty'] else ''})" if git else ""
+        typer.echo(f"{role} code snapshot from {snap['source']}{where}, sha256 {snap['sha256'][:16]}:")
+        for name, size in snap["files"].items():
+            typer.echo(f"  {name}  {size} bytes")
+        for line in snap["warnings"]:
+            typer.echo(f"aetui: WARNING: the {role} snapshot {line}", err=True)
 
 
 def report_queued(h, jobs, as_json: bool) -> None:

@@ -31,13 +31,15 @@ class Dataset:
 
 
 def load_dataset(text: str, *, res: int, seed: int = 0, home: Path, download: bool = False,
-                 heldout_fraction: float = 0.1) -> Dataset:
+                 heldout_fraction: float = 0.1, code_dir: Path | None = None) -> Dataset:
     """Load ``text`` (a ``--data`` string) at resolution ``res``.
 
     The held-out images never overlap the training ones: CIFAR-10 uses its test batch;
     ``builtin:N`` generates N training images plus ``heldout_fraction`` of N more from
-    an independent random stream; folders and arrays set aside a seeded random
-    ``heldout_fraction`` of their images (at least one).
+    an independent random stream; folders, arrays and ``py:`` functions set aside a seeded
+    random ``heldout_fraction`` of their images (at least one). A ``py:`` function is
+    called from its snapshot in ``code_dir`` (a run's ``code/data``), never from the file
+    its name points at.
     """
     import torch
 
@@ -46,6 +48,13 @@ def load_dataset(text: str, *, res: int, seed: int = 0, home: Path, download: bo
     if res < 1:
         raise ValueError(f"resolution must be positive, got {res}")
     src = parse_source(text)
+    if src.kind == "py":  # the snapshot is the code now: the original file may have changed
+        from .files import fit_square
+        from .user_function import load_function
+
+        images = fit_square(load_function(src, code_dir), res)
+        train, heldout = _split(images, heldout_fraction, seed, str(src))
+        return Dataset(str(src), train, heldout)
     check_source(src, home=home, download=download)
     name = str(src)
     if src.kind == "builtin":

@@ -12,7 +12,7 @@ from pathlib import Path
 from aetui.defaults import LIMITS
 from aetui.errors import UserError
 
-KINDS = ("builtin", "cifar10", "folder", "npy")
+KINDS = ("builtin", "cifar10", "folder", "npy", "py")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
 CIFAR10_DIRNAME = "cifar-10-batches-py"
 CIFAR10_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -37,7 +37,8 @@ class DataSource:
 
 
 def parse_source(text: str) -> DataSource:
-    """Parse ``builtin[:N]``, ``cifar10[:PATH]``, ``folder:PATH`` or ``npy:PATH``."""
+    """Parse ``builtin[:N]``, ``cifar10[:PATH]``, ``folder:PATH``, ``npy:PATH`` or
+    ``py:PATH.py:FUNC`` (your own function; its file path made absolute)."""
     if "\0" in text:
         raise UserError("--data: a NUL character cannot be part of a path or a name")
     kind, sep, rest = text.strip().partition(":")
@@ -45,7 +46,7 @@ def parse_source(text: str) -> DataSource:
     rest = rest.strip()
     if kind not in KINDS:
         raise UserError(f"unknown data source {text.strip()!r}: expected one of "
-                         "builtin[:N], cifar10[:PATH], folder:PATH, npy:PATH")
+                         "builtin[:N], cifar10[:PATH], folder:PATH, npy:PATH, py:PATH.py:FUNC")
     if kind == "builtin":
         if not sep:
             return DataSource("builtin")
@@ -60,7 +61,11 @@ def parse_source(text: str) -> DataSource:
     if not rest:
         if kind == "cifar10" and not sep:
             return DataSource("cifar10")
-        raise UserError(f"missing path in {text.strip()!r}: write {kind}:PATH")
+        raise UserError(f"missing path in {text.strip()!r}: write {kind}:PATH" + (".py:FUNC" if kind == "py" else ""))
+    if kind == "py":
+        from aetui.code_snapshot import parse_ref
+
+        return DataSource("py", path=str(parse_ref(rest, "--data py:")))
     if len(rest) > LIMITS["path_chars"] or any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in rest.split("/")):
         raise UserError(f"{kind}: path too long ({len(rest)} characters, {rest[:40]}...): "
                         f"at most {LIMITS['path_chars']}, and 255 bytes a name")
@@ -117,6 +122,11 @@ def any_readable_image(folder: Path, *, limit: int = 64) -> bool | None:
 def check_source(src: DataSource, *, home: Path, download: bool = False) -> None:
     """Raise ``UserError`` (one line) if ``src`` cannot be loaded as it stands."""
     if src.kind == "builtin":
+        return
+    if src.kind == "py":  # the file exists and defines the function (read, not imported)
+        from aetui.code_snapshot import check, parse_ref
+
+        check(parse_ref(src.path or "", "--data py:"), "--data py:")
         return
     if src.kind == "cifar10":
         root = cifar10_root(src, home)

@@ -142,12 +142,13 @@ def load(path: Path, map_location: str = "cpu") -> dict[str, Any]:
     return state
 
 
-def load_model(path: Path, device: str = "cpu"):
-    """Rebuild the model a checkpoint describes and load its weights."""
+def load_model(path: Path, device: str = "cpu", code_dir: Path | None = None):
+    """Rebuild the model a checkpoint describes and load its weights; your own model from
+    the snapshot in `code_dir` (the checkpoint holds weights only, never code)."""
     from aetui.models import build
 
     state = load(path, map_location=device)
     config = state["config"]
-    model = build(config["name"], int(config["res"]), **dict(config["options"]))
+    model = build(config["name"], int(config["res"]), code_dir=code_dir, **dict(config["options"]))
     model.load_state_dict(state["model"])
     return model.to(device), state

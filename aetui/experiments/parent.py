@@ -28,6 +28,17 @@ class Parent:
     model: "torch.nn.Module"
     info: ModelInfo
     checkpoint: Path
+    code_dir: Path | None = None  # your own model: the snapshot it was built from
+
+
+def code_dir(ctx: "JobContext", role: str) -> Path | None:
+    """The snapshot of your own model or data code this job uses: its own (taken when it
+    was queued: `--model`, `--data py:`, or the home's snapshot of an outside checkpoint),
+    else its parent run's; None when neither has one."""
+    for folder in (ctx.run_dir, ctx.parent_run_dir):
+        if folder is not None and RunLayout.at(folder).code_manifest(role).is_file():
+            return RunLayout.at(folder).code_dir(role)
+    return None
 
 
 def checkpoint_path(spec: Any, ctx: "JobContext") -> Path:
@@ -43,12 +54,13 @@ def load_parent(spec: Any, ctx: "JobContext") -> Parent:
     from aetui.experiments.checkpoint import load_model
 
     path = checkpoint_path(spec, ctx)
-    model, state = load_model(path, device=ctx.device)
+    code = code_dir(ctx, "model")
+    model, state = load_model(path, device=ctx.device, code_dir=code)
     source = spec.checkpoint or f"job {ctx.parent_run_dir.name if ctx.parent_run_dir else '?'}"
-    return Parent(model=model, info=ModelInfo.from_state(state, source), checkpoint=path)
+    return Parent(model=model, info=ModelInfo.from_state(state, source), checkpoint=path, code_dir=code)
 
 
-def fresh_model(info: ModelInfo, device: str) -> "torch.nn.Module":
+def fresh_model(info: ModelInfo, device: str, code: Path | None = None) -> "torch.nn.Module":
     """The untrained control: the same architecture initialised with the training seed.
 
     The global RNG is restored afterwards, so building the control changes no other draw.
@@ -60,7 +72,7 @@ def fresh_model(info: ModelInfo, device: str) -> "torch.nn.Module":
     saved = torch.get_rng_state()
     try:
         torch.manual_seed(info.seed)
-        model = build(info.model, info.res, **info.options)
+        model = build(info.model, info.res, code_dir=code, **info.options)
     finally:
         torch.set_rng_state(saved)
     return model.to(device)
@@ -76,5 +88,5 @@ def heldout_images(spec: Any, info: ModelInfo, ctx: "JobContext", count: int) ->
         raise ValueError(f"{info.source} has no training spec to take the data from; give --data")
     dataset = load_dataset(data, res=info.res, seed=info.seed, home=ctx.home.path,
                            download=info.download and data == info.data,
-                           heldout_fraction=info.heldout_fraction)
+                           heldout_fraction=info.heldout_fraction, code_dir=code_dir(ctx, "data"))
     return to_float(dataset.heldout[:count].to(ctx.device))

@@ -64,7 +64,7 @@ def run(spec: ProbeSpec, ctx: JobContext) -> None:
     ctx.started(0)
     device = torch.device(ctx.device)
     parent = load_parent(spec, ctx)
-    control = fresh_model(parent.info, ctx.device)
+    control = fresh_model(parent.info, ctx.device, parent.code_dir)
     x = heldout_images(spec, parent.info, ctx, spec.images)
     gen = torch.Generator(device=device).manual_seed(spec.seed)
     z0 = START_MU + START_SIGMA * torch.randn(x.shape, generator=gen, device=device)
@@ -113,7 +113,9 @@ def reconstruct(model, spec: ProbeSpec, x, z0, report) -> dict[str, Any]:
     """
     import torch
 
-    layers = model.probe_layers()
+    from aetui.models.custom import probe_layers
+
+    layers = probe_layers(model)  # the model's own, and `output` (the whole model) on every model
     names = list(layers)
     tap = LayerTap(layers[spec.layer], stop=spec.layer != names[-1])
     model.requires_grad_(False)

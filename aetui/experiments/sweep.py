@@ -40,7 +40,7 @@ def run(spec: SweepSpec, ctx: JobContext) -> None:
     t_start = time.time()
     ctx.started(0)
     parent = load_parent(spec, ctx)
-    control = fresh_model(parent.info, ctx.device) if spec.control else None
+    control = fresh_model(parent.info, ctx.device, parent.code_dir) if spec.control else None
     x = heldout_images(spec, parent.info, ctx, spec.images)
     corruption = parse_corruption(spec.noise)
     # "" is the trained model, "control_" the untrained one: the prefix of their result keys

@@ -225,11 +225,19 @@ def setup(spec: TrainSpec, ctx: JobContext, dp) -> Training:
     device = torch.device(ctx.device)
     cuda = device.type == "cuda"
     torch.manual_seed(spec.seed)
+    layout = RunLayout.at(ctx.run_dir)
     data = load_dataset(spec.data, res=spec.res, seed=spec.seed, home=ctx.home.path,
-                        download=spec.download, heldout_fraction=spec.heldout_fraction)
+                        download=spec.download, heldout_fraction=spec.heldout_fraction,
+                        code_dir=layout.code_dir("data"))
     train, heldout = data.train.to(device), data.heldout.to(device)
     batch = dp.global_batch(min(spec.batch_size, len(train)))  # each rank takes batch / world of it
-    model, channels_last = build_model(spec, device)
+    model, channels_last = build_model(spec, device, layout.code_dir("model"))
+    if spec.custom:  # your own model: it must be an autoencoder; what it offers goes to its run
+        from aetui.models.custom import check_output, offers
+
+        check_output(model, to_float(heldout[:2]), spec.model)
+        if dp.main:
+            ctx.record(results={"model": offers(model)})
     # fused Adam: one kernel for all parameters (on CPU ~5x faster than the foreach default)
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr, fused=device.type in ("cuda", "cpu"))
     order = DataOrder(len(train), batch, spec.seed, device)
@@ -272,13 +280,14 @@ def setup(spec: TrainSpec, ctx: JobContext, dp) -> Training:
         last_loss=found.state.get("loss") if found else None)
 
 
-def build_model(spec: TrainSpec, device) -> tuple[Any, bool]:
-    """The model on the device, and whether it runs channels_last."""
+def build_model(spec: TrainSpec, device, code_dir: Path | None = None) -> tuple[Any, bool]:
+    """The model on the device, and whether it runs channels_last. Your own model is
+    built from its snapshot in `code_dir`."""
     import torch
 
     from aetui.models import build
 
-    model = build(spec.model, spec.res, **spec.options).to(device)
+    model = build(spec.model, spec.res, code_dir=code_dir, **spec.options).to(device)
     # channels_last speeds up convolutions on CUDA and CPU alike; an MLP would only pay a copy
     channels_last = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
     if channels_last:
@@ -312,7 +321,12 @@ def state_dict(t: Training) -> dict[str, Any]:
     if t.cuda:
         rng["cuda"] = torch.cuda.get_rng_state()
     spec = t.spec
-    return {"config": {"name": spec.model, "res": spec.res, "options": dict(spec.options)},
+    config = {"name": spec.model, "res": spec.res, "options": dict(spec.options)}
+    if spec.custom:  # which snapshot rebuilds it (by sha256), and what it offers
+        from aetui.models.custom import offers
+
+        config.update(code=spec.code.get("model"), offers=offers(t.model))
+    return {"config": config,
             "spec": spec.model_dump(mode="json"), "step": t.step, "model": t.model.state_dict(),
             "optimizer": t.opt.state_dict(), "order": t.order.state(), "rng": rng,
             "wall_s": t.wall_before + time.time() - t.t_start,

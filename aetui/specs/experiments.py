@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from aetui.defaults import EXPERIMENT, LIMITS, PROBE, SWEEP, SWEEP_LEVELS, WALK
 from aetui.errors import UserError
-from aetui.specs.model_info import ModelInfo, layer_names
+from aetui.specs.model_info import ModelInfo
 
 BN = Literal["train", "eval"]
 
@@ -28,6 +28,8 @@ class _OnModel(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
     checkpoint: str | None = Field(None, description="an outside model: a checkpoint file instead of a parent job")
+    model: str | None = Field(None, description="an outside checkpoint of your own model: rebuild it from this file (PATH.py:NAME)")
+    code: dict[str, Any] = Field(default_factory=dict, description="manifests of the snapshots of your own code (set when queued)")
     data: str | None = Field(None, description="take the held-out images from this data instead of the model's own")
     seed: int = Field(EXPERIMENT["seed"], ge=-LIMITS["seed"], le=LIMITS["seed"], description="seed of the noise draws")
     bn: BN = Field(EXPERIMENT["bn"], description="batch norm: train (batch statistics, the article) or eval (running)")
@@ -46,17 +48,40 @@ class _OnModel(BaseModel):
     def _checkpoint(cls, v: str | None) -> str | None:
         return None if v is None else str(Path(v).expanduser().resolve())
 
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from aetui.code_snapshot import parse_ref
+
+        return str(parse_ref(v, "--model"))
+
     def check_files(self, home: Path) -> None:
         """What can only be checked on this machine: the checkpoint and data files exist."""
         if self.checkpoint is not None and not Path(self.checkpoint).is_file():
             raise UserError(f"checkpoint {self.checkpoint} does not exist")
+        if self.model is not None:
+            from aetui.code_snapshot import check, parse_ref
+
+            check(parse_ref(self.model, "--model"), "--model")
         if self.data is not None:
             from aetui.data.sources import check_source, parse_source
 
             check_source(parse_source(self.data), home=home, download=False)
 
+    def snapshots(self) -> dict[str, Any]:
+        """Your own code this job names (`--model`, `--data py:`), read now for its run folder."""
+        from aetui.specs.train import code_snapshots
+
+        return code_snapshots(self.model, self.data)
+
     def check_model(self, info: ModelInfo) -> None:
         """Raise UserError (one line) if this experiment cannot run on that model."""
+        if self.model is not None and (self.checkpoint is None or not info.custom):
+            raise UserError(f"--model rebuilds an outside checkpoint of your own model; {info.source} is "
+                            + ("a training job, rebuilt from its own snapshot" if self.checkpoint is None
+                               else f"a built-in {info.model}"))
         if self.data is None and info.data is None:
             raise UserError(f"{info.source} has no training spec to take the data from; give --data")
 
@@ -135,6 +160,12 @@ class SweepSpec(_OnModel):
         return f"sweep {self.noise.partition(':')[0]} [{grid}] bn={self.bn}{self._of()}"
 
 
+def _short(model: str) -> str:
+    from aetui.code_snapshot import parse_ref
+
+    return parse_ref(model).short
+
+
 def _check_level_count(text: str) -> None:
     """Refuse a grid of more than LIMITS["levels"] levels before it is built (a typo in
     start:stop:count would otherwise fill the memory first)."""
@@ -178,10 +209,11 @@ class WalkSpec(_OnModel):
         return self
 
     def check_model(self, info: ModelInfo) -> None:
-        from aetui.models.catalog import supports_latent
-
         super().check_model(info)
-        if self.mode == "latent" and not supports_latent(info.model, **info.options):
+        if self.mode == "latent" and not info.latent():
+            if info.custom:
+                raise UserError(f"--mode latent needs an encoder/decoder split: {info.source}'s model "
+                                 f"{_short(info.model)} has no encode and decode methods; use --mode iterate or diffuse")
             why = " with skips" if info.options.get("skips") else ""
             raise UserError(f"--mode latent needs an encoder/decoder split, which {info.source} "
                              f"({info.model}{why}) has not; use --mode iterate or diffuse")
@@ -211,9 +243,13 @@ class ProbeSpec(_OnModel):
 
     def check_model(self, info: ModelInfo) -> None:
         super().check_model(info)
-        names = layer_names(info.model, info.options)
+        names = info.layers()
         if self.layer not in names:
-            raise UserError(f"unknown layer {self.layer!r} for {info.source} ({info.model}); "
+            if info.custom and names == ["output"]:
+                raise UserError(f"layer {self.layer!r}: {info.source}'s model {_short(info.model)} has no "
+                                 f"probe_layers() method, so only --layer output can be probed")
+            model = _short(info.model) if info.custom else info.model
+            raise UserError(f"unknown layer {self.layer!r} for {info.source} ({model}); "
                              f"layers: {', '.join(names)}")
         self._check_batch(info, self.images, "--images")
 

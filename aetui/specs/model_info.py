@@ -24,6 +24,28 @@ class ModelInfo:
     seed: int = TRAIN["seed"]
     heldout_fraction: float = TRAIN["heldout_fraction"]
     download: bool = False
+    code: dict[str, Any] | None = None  # your own model: its snapshot's manifest (sha256, files)
+    offers: dict[str, Any] | None = None  # your own model: {"latent": bool, "layers": [...]}, recorded in training
+
+    @property
+    def custom(self) -> bool:
+        """Whether the model is your own code (`PATH.py:NAME`)."""
+        return ":" in self.model
+
+    def latent(self) -> bool:
+        """Whether the model splits into encode/decode (a latent walk)."""
+        if self.custom:
+            return bool((self.offers or {}).get("latent"))
+        from aetui.models.catalog import supports_latent
+
+        return supports_latent(self.model, **self.options)
+
+    def layers(self) -> list[str]:
+        """The layers a probe may match, in forward order (`output` on every model)."""
+        if self.custom:
+            found = list((self.offers or {}).get("layers") or [])
+            return found if "output" in found else [*found, "output"]
+        return layer_names(self.model, self.options)
 
     @classmethod
     def from_state(cls, state: dict[str, Any], source: str) -> "ModelInfo":
@@ -31,14 +53,18 @@ class ModelInfo:
         config, spec = state["config"], state.get("spec") or {}
         return cls(source=source, model=str(config["name"]), res=int(config["res"]),
                    options=dict(config.get("options") or {}), data=spec.get("data"),
+                   code=config.get("code"), offers=config.get("offers"),
                    seed=int(spec.get("seed", TRAIN["seed"])),
                    heldout_fraction=float(spec.get("heldout_fraction", TRAIN["heldout_fraction"])),
                    download=bool(spec.get("download", False)))
 
     @classmethod
-    def from_train_spec(cls, spec: dict[str, Any], source: str) -> "ModelInfo":
+    def from_train_spec(cls, spec: dict[str, Any], source: str, offers: dict[str, Any] | None = None) -> "ModelInfo":
+        """From a training job's spec, and (your own model) what its run recorded it offers."""
         return cls.from_state({"config": {"name": spec["model"], "res": spec["res"],
-                                          "options": spec.get("options") or {}}, "spec": spec}, source)
+                                          "options": spec.get("options") or {},
+                                          "code": (spec.get("code") or {}).get("model"), "offers": offers},
+                               "spec": spec}, source)
 
 
 def layer_names(model: str, options: dict[str, Any]) -> list[str]:

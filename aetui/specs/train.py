@@ -22,9 +22,10 @@ class TrainSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=(), allow_inf_nan=False)
 
     kind: Literal["train"] = "train"
-    model: str
+    model: str = Field(description="mlp, unet, attn-unet, or your own: PATH.py:NAME or package.module:NAME")
     res: int
     options: dict[str, Any] = Field(default_factory=dict, description="model options (see `aetui.models`)")
+    code: dict[str, Any] = Field(default_factory=dict, description="manifests of the snapshots of your own model and data code (set when queued)")
     data: str = TRAIN["data"]
     download: bool = False
     steps: int = Field(TRAIN["steps"], ge=1, le=LIMITS["steps"])
@@ -66,10 +67,19 @@ class TrainSpec(BaseModel):
                              f"the batch size is the global batch, split evenly over the devices")
         return self
 
+    @property
+    def custom(self) -> bool:
+        """Whether the model is your own code (`PATH.py:NAME`), not a built-in family."""
+        from aetui.code_snapshot import is_ref
+
+        return is_ref(self.model)
+
     @model_validator(mode="after")
     def _model(self) -> "TrainSpec":
         from aetui.models import catalog
 
+        if self.custom:
+            return self._custom_model()
         options = {k: v for k, v in self.options.items() if v is not None}
         for name, limit in (("width", LIMITS["width"]), ("base_width", LIMITS["width"]),
                             ("hidden_layers", LIMITS["hidden_layers"])):
@@ -82,23 +92,75 @@ class TrainSpec(BaseModel):
         self.options = {**catalog.defaults(self.model), **options}
         return self
 
+    def _custom_model(self) -> "TrainSpec":
+        """Your own model: the reference's syntax and options that are JSON scalars; what the
+        model makes of them is its own business (checked when it is built)."""
+        from aetui.code_snapshot import parse_ref
+
+        self.model = str(parse_ref(self.model))
+        if not 1 <= self.res <= LIMITS["image_side"]:
+            raise ValueError(f"--res {self.res}: a resolution in 1..{LIMITS['image_side']}")
+        for key, value in self.options.items():
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ValueError(f"--opt {key!r}: an option name is a Python identifier")
+            if value is not None and not isinstance(value, (bool, int, float, str)):
+                raise ValueError(f"--opt {key}: {value!r} is not a JSON scalar (number, true/false, string)")
+        return self
+
     @property
     def label(self) -> str:
+        if self.custom:
+            from aetui.code_snapshot import parse_ref
+
+            extras = [f"{k}={v}" for k, v in self.options.items()]
+            return " ".join([parse_ref(self.model).short, f"res{self.res}", _data_label(self.data), *extras])
         extras = [f"{k}={v}" for k, v in self.options.items() if v not in (None, False)
                   and v != _default_option(self.model, k)]
         if self.gpus > 1:
             extras.append(f"gpus={self.gpus}" + (" sync_bn" if self.sync_bn else ""))
-        return " ".join([self.model, f"res{self.res}", self.data, *extras])
+        return " ".join([self.model, f"res{self.res}", _data_label(self.data), *extras])
+
+    def snapshots(self) -> dict[str, Any]:
+        """Your own model and data code, read now, to be written into the run folder."""
+        return code_snapshots(self.model, self.data)
 
     def check_files(self, home: Path) -> None:
         """What can only be checked on this machine: the data's files exist, and a folder
         of images holds at least one that decodes (when a few files tell); UserError if not."""
         from aetui.data.sources import any_readable_image, check_source, parse_source, source_path
 
+        if self.custom:
+            from aetui.code_snapshot import check, parse_ref
+
+            check(parse_ref(self.model), "model")
         src = parse_source(self.data)
         check_source(src, home=home, download=self.download)
         if src.kind == "folder" and any_readable_image(source_path(src)) is False:
             raise UserError(f"no readable images in {source_path(src)}: every image file there is corrupt or truncated")
+
+
+def code_snapshots(model: str | None, data: str | None) -> dict[str, Any]:
+    """Snapshots (`aetui.code_snapshot.Snapshot`) of your own model and data code, by role;
+    read at queue time (UserError when a file is missing or defines no such name)."""
+    from aetui.code_snapshot import is_ref, parse_ref, take
+    from aetui.data.sources import parse_source
+
+    out = {}
+    if model is not None and is_ref(model):
+        out["model"] = take(parse_ref(model), "model")
+    src = parse_source(data) if data is not None else None
+    if src is not None and src.kind == "py":
+        out["data"] = take(parse_ref(src.path or "", "--data py:"), "data", "--data py:")
+    return out
+
+
+def _data_label(data: str) -> str:
+    """`py:/long/path/load.py:images` shows as `py:load.py:images`."""
+    if not data.startswith("py:"):
+        return data
+    from aetui.code_snapshot import parse_ref
+
+    return "py:" + parse_ref(data[3:], "--data py:").short
 
 
 def _default_option(model: str, key: str) -> Any:

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from aetui.errors import UserError
 
-# fields the dashboard fills in itself and never shows
-HIDDEN = {"kind"}
+# fields the dashboard fills in itself and never shows (`code`: set when queued)
+HIDDEN = {"kind", "code"}
 # fields naming the run an experiment starts from (filled with the selected run's id)
 PARENT_FIELDS = ("run", "run_id", "parent", "parent_id", "source", "source_run")
 
@@ -91,10 +91,11 @@ def _constraint(info) -> str:
 
 
 def form_fields(spec_type: type, values: dict[str, Any] | None = None, *,
-                hide: tuple[str, ...] = ()) -> list[FormField]:
+                hide: tuple[str, ...] = (), choices: dict[str, tuple[Any, ...]] | None = None) -> list[FormField]:
     """The fields of a pydantic spec model, defaults filled in (or `values`, e.g. an
     existing run's spec): the kind's own fields first, then those it inherits (the
-    options every experiment shares), each group in declaration order."""
+    options every experiment shares), each group in declaration order. `choices`: fields
+    offered as a choice of these values only (what the run's model supports)."""
     from pydantic_core import PydanticUndefined
 
     values = values or {}
@@ -106,9 +107,9 @@ def form_fields(spec_type: type, values: dict[str, Any] | None = None, *,
         if name in HIDDEN or name in hide:
             continue
         inner, optional = _unwrap(info.annotation)
-        kind, choices = _kind_of(inner)
+        kind, choices_ = _kind_of(inner)
         if kind == "bool" and optional:
-            kind, choices = "choice", (None, True, False)
+            kind, choices_ = "choice", (None, True, False)
         if info.default_factory is not None:
             default = info.default_factory()
         elif info.default is PydanticUndefined:
@@ -117,8 +118,14 @@ def form_fields(spec_type: type, values: dict[str, Any] | None = None, *,
             default = info.default
         if name in values:
             default = values[name]
+        if choices and name in choices:
+            kind, choices_of = "choice", tuple(choices[name])
+            default = default if default in choices_of else choices_of[0]
+            choices_here = choices_of
+        else:
+            choices_here = choices_
         out.append(FormField(name=name, type=kind, default=default, required=info.is_required(),
-                             optional=optional, choices=choices, description=info.description or "",
+                             optional=optional, choices=choices_here, description=info.description or "",
                              constraint=_constraint(info)))
     return out
 
@@ -177,6 +184,13 @@ def parent_field(spec_type: type) -> str | None:
 
 
 EXPERIMENTS = ("sweep", "walk", "probe")
+
+
+def model_choices(info: Any) -> dict[str, tuple[Any, ...]]:
+    """What a run's model supports, as form choices: walk modes (latent only with an
+    encoder/decoder split) and probe layers (`aetui.specs.ModelInfo`)."""
+    modes = ("iterate", "latent", "diffuse") if info.latent() else ("iterate", "diffuse")
+    return {"mode": modes, "layer": tuple(info.layers())}
 
 
 def experiment_kinds() -> list[str]:

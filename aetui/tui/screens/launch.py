@@ -135,9 +135,21 @@ class LaunchScreen(ModalScreen[list[int] | None]):
         pf = parent_field(st)
         if pf and self.source_run is not None:
             values[pf] = self.source_run.id
-        # launched from a run, the run is the model: no outside checkpoint file
-        hide = ("checkpoint",) if self.source_run is not None and kind != "train" else ()
-        return SpecForm(form_fields(st, values, hide=hide), id=f"launch-spec-{kind}")
+        # launched from a run, the run is the model: no outside checkpoint file or model file
+        hide = ("checkpoint", "model") if self.source_run is not None and kind != "train" else ()
+        choices = self._model_choices() if self.source_run is not None and kind != "train" else None
+        return SpecForm(form_fields(st, values, hide=hide, choices=choices), id=f"launch-spec-{kind}")
+
+    def _model_choices(self) -> dict[str, tuple[Any, ...]] | None:
+        """The walk modes and probe layers the run's model supports (None: offer all; the
+        check when queued says what is wrong)."""
+        from aetui import jobs
+        from aetui.tui.forms import model_choices
+
+        try:
+            return model_choices(jobs.describe_job(self.app.home, self.source_run.id))
+        except Exception:  # not a finished training run: queueing says so
+            return None
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Light up the name of the focused field (`-current`, see app.tcss; CSS's
