@@ -121,6 +121,17 @@ def group_times(db: Engine, ids: list[int]) -> tuple[float | None, float | None]
                                .where(Job.id.in_(ids))).one())  # type: ignore[return-value]
 
 
+def prune(db: Engine, *, before: float) -> int:
+    """Delete the notices made before `before` (sent or not: old news); how many."""
+    from sqlalchemy import delete
+
+    with read(db) as s:  # most starts find nothing: no write lock then
+        if s.execute(select(Notice.id).where(Notice.created_at < before).limit(1)).first() is None:
+            return 0
+    with write(db) as s:
+        return s.execute(delete(Notice).where(Notice.created_at < before)).rowcount
+
+
 def newest_id(db: Engine) -> int:
     with read(db) as s:
         return s.execute(select(func.max(Notice.id))).scalar() or 0
@@ -135,5 +146,5 @@ def since(db: Engine, after_id: int, limit: int = 50) -> list[Notice]:
         return rows
 
 
-__all__ = ["claim", "has_due", "mark_sent", "mark_failed", "group_of", "add_group_notice", "group_times",
+__all__ = ["claim", "has_due", "prune", "mark_sent", "mark_failed", "group_of", "add_group_notice", "group_times",
            "newest_id", "since", "Group", "GROUP_EVENT"]

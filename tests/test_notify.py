@@ -1,6 +1,6 @@
 """Notifications when jobs end (`aetui.notify`, the store's outbox `store.outbox`): a real
-worker finishes, fails and cancels cheap `noop` jobs (one cancelled from the CLI while no
-worker runs), and the configured command (which writes its environment to a file) and an
+worker finishes, fails (its dependency was cancelled) and cancels cheap `noop` jobs (one
+cancelled from the CLI while no worker runs), and the configured command (which writes its environment to a file) and an
 apprise `json://` target served here receive the messages; a grid sends one message; a
 hanging or failing notifier changes no job's outcome; the dashboard shows a toast."""
 
@@ -60,15 +60,25 @@ def write_config(tmp: Path, monkeypatch, text: str) -> Path:
     return path
 
 
-def enqueue(home: Path, *specs: dict) -> list[int]:
+def enqueue(home: Path, *specs: dict, label: str | None = None) -> list[int]:
     """Jobs as one `aetui queue` makes them: several specs at once are a grid. Specs are
     not checked here, so `{"steps": 0}` is queued and then fails when it runs."""
     from aetui.home import Home
     from store.queue import enqueue_many
 
     h = Home.resolve(home)
-    rows = [{"kind": "noop", "spec": spec, "label": f"noop {spec.get('steps')}"} for spec in specs]
+    rows = [{"kind": "noop", "spec": spec, "label": label or f"noop {spec.get('steps')}"} for spec in specs]
     return [j.id for j in enqueue_many(h.db, rows, run_root=str(h.runs))]
+
+
+def after(home: Path, job_id: int) -> int:
+    """A job queued with `--after job_id`."""
+    from aetui.home import Home
+    from store.queue import enqueue_many
+
+    h = Home.resolve(home)
+    (job,) = enqueue_many(h.db, [{"kind": "noop", "spec": {}, "label": "then"}], run_root=str(h.runs), after_id=job_id)
+    return job.id
 
 
 def status(home: Path, job_id: int) -> str:
@@ -111,9 +121,10 @@ command = 'env | grep ^AETUI_ > "{sent}/$AETUI_JOB_ID.$AETUI_EVENT"'
 urls = ["{target.url}"]
 timeout = 20
 """)
-    (alone,) = enqueue(home, {"steps": 1})
-    (bad,) = enqueue(home, {"steps": 0})  # fails when it runs
+    tricky = f'it\'s "1" $(touch {tmp_path}/pwned) `touch {tmp_path}/pwned`'
+    (alone,) = enqueue(home, {"steps": 1}, label=tricky)
     (early,) = enqueue(home, {"steps": 1})
+    bad = after(home, early)  # the worker fails it: the job it waits for is cancelled
     aetui(home, "cancel", str(early))  # from the CLI, no worker running: its notice waits in the store
     (late,) = enqueue(home, {"steps": 1000, "sleep_s": 0.05})
     worker = start_worker(home, procs, "--devices", "cpu:0,cpu:1")
@@ -126,10 +137,12 @@ timeout = 20
     assert set(got) == {f"{alone}.done", f"{bad}.failed", f"{early}.cancelled", f"{late}.cancelled"}, (got, out)
     done = got[f"{alone}.done"]
     assert done["AETUI_JOB_ID"] == str(alone) and done["AETUI_STATUS"] == "done"
-    assert done["AETUI_LABEL"] == "noop 1" and done["AETUI_ERROR"] == ""
+    assert done["AETUI_LABEL"] == tricky and done["AETUI_ERROR"] == ""
+    assert not (tmp_path / "pwned").exists()
     assert Path(done["AETUI_RUN_DIR"]) == home / "runs" / str(alone)
     assert done["AETUI_DURATION"].isdigit()
-    assert got[f"{bad}.failed"]["AETUI_STATUS"] == "failed" and "steps" in got[f"{bad}.failed"]["AETUI_ERROR"]
+    assert got[f"{bad}.failed"]["AETUI_STATUS"] == "failed"
+    assert got[f"{bad}.failed"]["AETUI_ERROR"] == f"dependency job {early} cancelled"
     assert got[f"{early}.cancelled"]["AETUI_DURATION"] == ""  # it never started
     assert got[f"{late}.cancelled"]["AETUI_ERROR"] == "cancelled by user"
 
@@ -153,8 +166,7 @@ def test_a_grid_and_a_chain_send_one_message_each(home, tmp_path):
     sent.mkdir()
     grid = enqueue(home, {"steps": 1}, {"steps": 1}, {"steps": 1})
     (first,) = enqueue(home, {"steps": 1})
-    (then,) = queue.enqueue_many(h.db, [{"kind": "noop", "spec": {}, "label": "then"}], run_root=str(h.runs),
-                                 after_id=first)
+    then = after(home, first)
     (alone,) = enqueue(home, {"steps": 1})
     sender = Sender(h, Channels(command=f'echo "$AETUI_JOB_IDS" > "{sent}/$AETUI_JOB_ID.$AETUI_EVENT"',
                                 on=["done", "failed", "group"], timeout_s=20), log=lambda line: None)
@@ -164,12 +176,12 @@ def test_a_grid_and_a_chain_send_one_message_each(home, tmp_path):
     sender.pass_once()
     assert sorted(p.name for p in sent.iterdir()) == [f"{alone}.done"]  # the grid and chain still run
     queue.cancel(h.db, job_id=grid[2])
-    queue.cancel(h.db, job_id=then.id)
+    queue.cancel(h.db, job_id=then)
     sender.pass_once()
     sender.pass_once()
     assert sorted(p.name for p in sent.iterdir()) == sorted([f"{alone}.done", f"{grid[0]}.group", f"{first}.group"])
     assert (sent / f"{grid[0]}.group").read_text().split() == list(map(str, grid))
-    assert (sent / f"{first}.group").read_text().split() == [str(first), str(then.id)]
+    assert (sent / f"{first}.group").read_text().split() == [str(first), str(then)]
 
 
 @pytest.mark.slow  # a real worker and its job processes
@@ -179,14 +191,14 @@ def test_a_hanging_or_failing_notifier_changes_no_job(home, tmp_path, monkeypatc
 on = ["done"]
 command = 'sleep 60'
 urls = ["json://127.0.0.1:9/secret-token"]
-timeout = 2
+timeout = 1
 """)
     (job,) = enqueue(home, {"steps": 1})
     worker = start_worker(home, procs)
     out, _ = worker.communicate(timeout=120)
     assert worker.returncode == 0, out
     assert status(home, job) == "done"
-    assert "command: no answer within 2 s" in out and "apprise: " in out, out
+    assert "command: no answer within 1 s" in out and "apprise: " in out, out
     assert "secret-token" not in out and "127.0.0.1" not in out
     from aetui.home import Home
     from store.tables import Notice

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from aetui.home import Home
@@ -25,6 +26,8 @@ from store.states import JobStatus, NoticeEvent
 MAX_TRIES = 4
 RETRY_S = (5.0, 30.0, 120.0)  # after the first, second, third failed try
 POLL_S = 1.0
+PARALLEL = 4  # notices sent at once
+KEEP_S = 30 * 24 * 3600.0  # notices older than this are deleted when a sender starts
 MAX_AGE_S = 24 * 3600.0  # a notice older than this when a sender first sees it is not sent (stale news)
 FINAL_EVENTS = (NoticeEvent.DONE, NoticeEvent.FAILED, NoticeEvent.CANCELLED)
 
@@ -51,16 +54,19 @@ class Sender:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        from store import outbox
+
+        outbox.prune(self.home.db, before=time.time() - KEEP_S)
         self._thread = threading.Thread(target=self._run, name="aetui-notify", daemon=True)
         self._thread.start()
 
     def stop(self, drain_s: float | None = None) -> None:
         """Stop after one last pass over what is due, waiting for it at most `drain_s`
-        (default: one channel timeout and a little), so the last jobs' messages go out
+        (default: one channel timeout and a little: channels and notices go side by side), so the last jobs' messages go out
         before a `--until-empty` worker exits; the thread is a daemon past that."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(self.channels.timeout_s * 2 + 5 if drain_s is None else drain_s)
+            self._thread.join(self.channels.timeout_s + 5 if drain_s is None else drain_s)
 
     def _run(self) -> None:
         while True:
@@ -88,9 +94,10 @@ class Sender:
                                    oldest=self.oldest)
             if not notices:
                 return handled
-            for notice in notices:
-                self._handle(notice)
-                handled += 1
+            # side by side: each channel is a process that mostly waits (apprise's import, the network)
+            with ThreadPoolExecutor(min(len(notices), PARALLEL)) as pool:
+                list(pool.map(self._handle, notices))
+            handled += len(notices)
 
     def _handle(self, notice) -> None:
         from store import outbox
