@@ -49,6 +49,8 @@ def test_aetui_config_says_where_each_value_came_from(config_file, home):
     assert got["worker.poll"] == {"value": 0.5, "source": f"file {config_file}"}
     assert got["graphics"] == {"value": "auto", "source": "default"}
     assert got["home"]["source"] == "env AETUI_HOME"  # the test's home
+    assert json.loads(aetui(home, "--home", "/x", "config", "--json").stdout)["settings"]["home"] == \
+        {"value": "/x", "source": "flag"}
     assert got["worker.grace"]["source"] == "default"
     assert got["db"]["value"] == "postgresql://bob:***@db.lab/aetui" and got["notify.urls"]["value"] == ["ntfy://***"]
     text = aetui(home, "config").stdout
@@ -81,3 +83,16 @@ def test_a_bad_config_file_is_one_line_and_exit_2(config_file, home, text, says)
 def test_a_missing_aetui_config_file_is_said(config_file, home):
     result = aetui(home, "config", check=False)
     assert result.returncode == 2 and f"config file {config_file} ($AETUI_CONFIG): no such file" in result.stderr
+
+
+def test_the_config_page_quotes_every_default():
+    """docs/config.md's example file holds the worker's and notifications' settings at
+    their defaults, so a change shows up here."""
+    from aetui import config
+    from tests.conftest import ROOT
+
+    page = (ROOT / "docs" / "config.md").read_text()
+    for name, key in config.KEYS.items():
+        if name.startswith("worker.") or name in ("notify.on", "notify.timeout", "notify.bell"):
+            shown = json.dumps(key.default) if isinstance(key.default, (list, str)) else repr(key.default)
+            assert f"\n{name.rpartition('.')[2]} = {shown}" in page, name

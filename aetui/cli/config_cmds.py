@@ -27,9 +27,11 @@ def config(json: JsonOpt = False) -> None:
     Example: `aetui config` · `aetui config --json`
     """
     from aetui import config as cfg
+    from aetui.cli.options import global_home
 
     file = cfg.path()
     settings = cfg.effective()  # a bad file: one line naming the file, the key and the problem (exit 2)
+    settings["home"] = cfg.resolve("home", global_home())  # `aetui --home H config`
     rows = [(name, _shown(name, s.value), s.source, cfg.KEYS[name]) for name, s in settings.items()]
     if json:
         print_json({"file": str(file), "file_exists": file.is_file(),
