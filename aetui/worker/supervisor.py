@@ -26,7 +26,7 @@ from aetui.home import Home
 from aetui.run_layout import RunLayout
 from aetui.worker.defaults import CANCEL_GRACE_S, GRACE_ENV, HEARTBEAT_S, POLL_S, RESERVE_AFTER_S, STALL_S, STOP_POLL_S
 from aetui.worker.devices import held_by_others, physical_index, pinned_visible
-from aetui.worker.execute import EXIT_DONE, EXIT_HOST, child_command, host_name, owner_id
+from aetui.worker.execute import EXIT_DONE, EXIT_HOST, child_command, child_env, host_name, owner_id
 from aetui.worker.faults import start_fault
 from aetui.worker.lifeline import die_with_parent
 from aetui.worker.outcome import outcome
