@@ -1,8 +1,9 @@
 """Notifications when jobs end (`aetui.notify`, the store's outbox `store.outbox`): a real
 worker finishes, fails (its dependency was cancelled) and cancels cheap `noop` jobs (one
-cancelled from the CLI while no worker runs), and the configured command (which writes its environment to a file) and an
-apprise `json://` target served here receive the messages; a grid sends one message; a
-hanging or failing notifier changes no job's outcome; the dashboard shows a toast."""
+cancelled from the CLI while no worker runs), and the configured command (which writes its
+environment to a file) and an apprise `json://` target served here receive the messages; a
+grid sends one message; a hanging or failing notifier changes no job's outcome; the
+dashboard shows a toast."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ import pytest
 
 from tests.conftest import ROOT, aetui, cli_env
 
-apprise = pytest.importorskip("apprise", reason="the notify extra: pip install 'aetui[notify]'")
+
+
+def needs_apprise() -> None:
+    pytest.importorskip("apprise", reason="the notify extra (in the test extra): pip install 'aetui[notify]'")
 
 
 class Target:
@@ -48,6 +52,7 @@ class Target:
 
 @pytest.fixture
 def target():
+    needs_apprise()
     t = Target()
     yield t
     t.close()
@@ -186,6 +191,7 @@ def test_a_grid_and_a_chain_send_one_message_each(home, tmp_path):
 
 @pytest.mark.slow  # a real worker and its job processes
 def test_a_hanging_or_failing_notifier_changes_no_job(home, tmp_path, monkeypatch, procs):
+    needs_apprise()
     write_config(tmp_path, monkeypatch, """
 [notify]
 on = ["done"]
