@@ -1,9 +1,10 @@
 """Where aetui keeps its state: the home folder, its database and its run folders.
 
-Home: `--home`, else `$AETUI_HOME`, else `$XDG_DATA_HOME/aetui` (`~/.local/share/aetui`).
-The database is `<home>/aetui.db` unless `$AETUI_DB` gives an SQLAlchemy URL (e.g. a
-PostgreSQL server that several machines share). Run folders go under `--runs-root`, else
-`$AETUI_RUNS_ROOT`, else `<home>/runs`: with several machines, a path all of them mount.
+Home: `--home`, else `$AETUI_HOME`, else `home` in the config file (`aetui.config`), else
+`$XDG_DATA_HOME/aetui` (`~/.local/share/aetui`). The database is `<home>/aetui.db` unless
+`$AETUI_DB` (or the file's `db`) gives an SQLAlchemy URL (e.g. a PostgreSQL server that
+several machines share). Run folders go under `--runs-root`, else `$AETUI_RUNS_ROOT`, else
+the file's `runs_root`, else `<home>/runs`: with several machines, a path all of them mount.
 """
 
 from __future__ import annotations
@@ -13,18 +14,18 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from aetui import run_layout
+from aetui import config, run_layout
 
 
 @dataclass(frozen=True)
 class Home:
     path: Path
-    runs_root: Path | None = None  # `--runs-root`; else $AETUI_RUNS_ROOT, else <home>/runs
+    runs_root: Path | None = None  # `--runs-root`; else $AETUI_RUNS_ROOT, the config's runs_root, <home>/runs
 
     @classmethod
     def resolve(cls, home: str | Path | None = None, runs_root: str | Path | None = None) -> "Home":
         if home is None:
-            home = os.environ.get("AETUI_HOME")
+            home = config.value("home")
         if home is None:
             home = default_path()
         root = Path(runs_root).expanduser().resolve() if runs_root else None
@@ -32,11 +33,13 @@ class Home:
 
     @property
     def db_url(self) -> str:
-        return os.environ.get("AETUI_DB") or str(self.path / "aetui.db")
+        url = config.value("db")
+        return os.path.expanduser(url) if url else str(self.path / "aetui.db")
 
     @property
     def runs(self) -> Path:
-        return self.runs_root or Path(os.environ.get("AETUI_RUNS_ROOT") or self.path / "runs")
+        root = config.value("runs_root")
+        return self.runs_root or (Path(root).expanduser() if root else self.path / "runs")
 
     def run_dir(self, job_id: int) -> Path:
         return run_layout.run_dir(self.runs, job_id)

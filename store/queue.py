@@ -22,7 +22,7 @@ from store.engine import read, write
 from store.ids import raise_floor
 from store.runnable import BEST_FIRST, may_run
 from store.states import AttemptOutcome, JobStatus
-from store.tables import FINISHED, Attempt, Job, Run, Setting
+from store.tables import FINISHED, Attempt, Job, Notice, Run, Setting
 
 LEASE_S = 60.0
 PAUSED_KEY = "queue_paused"
@@ -175,6 +175,7 @@ def fail_blocked(db: Engine) -> list[int]:
                 why = f"dependency job {dep} {dep_status}" + (f": {dep_error}" if dep_error else "")
                 s.execute(update(Job).where(Job.id == job_id).values(
                     status=JobStatus.FAILED, ended_at=now, updated_at=now, error=why[:2000]))
+                _notice(s, s.get(Job, job_id), JobStatus.FAILED, now)
                 failed.append(job_id)
 
 
@@ -277,7 +278,7 @@ def record_run(db: Engine, *, job_id: int, metrics: dict | None = None, artifact
 
 
 def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: str | None = None,
-           step: int | None = None, spec: dict[str, Any] | None = None) -> bool:
+           step: int | None = None, spec: dict[str, Any] | None = None, event: str | None = None) -> bool:
     """End the running attempt and set the job's final (or requeued) status.
 
     `status` is done, failed, cancelled or queued (requeue). Only the lease holder may finish
@@ -285,6 +286,10 @@ def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: s
     replaces the job's spec (a requeue that changes it, e.g. half the batch after running
     out of memory); the attempt keeps `error` as the reason. Any other `status` is a bug in
     the caller: ValueError, before anything changes.
+
+    A final status writes a notice to the outbox (`Notice`) in the same transaction;
+    `event` names one for a requeue too ("stalled": stopped for making no progress), or
+    replaces the final status's name.
     """
     if status not in ENDINGS:
         raise ValueError(f"queue.finish: status must be one of {', '.join(ENDINGS)}, not {status!r}")
@@ -313,6 +318,8 @@ def finish(db: Engine, *, job_id: int, worker: str | None, status: str, error: s
             attempt.outcome = AttemptOutcome.REQUEUED if status == JobStatus.QUEUED else status
             attempt.ended_at, attempt.end_step, attempt.error = now, job.step, error
             s.add(attempt)
+        if event is not None or status != JobStatus.QUEUED:
+            _notice(s, job, event or status, now)
         return True
 
 
@@ -338,6 +345,7 @@ def requeue_lost(db: Engine, *, host: str, is_alive) -> list[int]:
                 continue
             if job.cancel_requested:
                 job.status, job.ended_at = JobStatus.CANCELLED, now
+                _notice(s, job, JobStatus.CANCELLED, now)
             else:
                 job.status, job.assigned_device = JobStatus.QUEUED, None
             job.lease_owner = job.lease_expires = None
@@ -372,6 +380,7 @@ def cancel(db: Engine, *, job_id: int) -> Job:
         job = _get(s, job_id)
         if job.status == JobStatus.QUEUED:
             job.status, job.ended_at = JobStatus.CANCELLED, now
+            _notice(s, job, JobStatus.CANCELLED, now)
         elif job.status == JobStatus.RUNNING:
             job.cancel_requested = True
         else:
@@ -441,6 +450,16 @@ def _get(s, job_id: int) -> Job:
 def _running_attempt(s, job_id: int) -> Attempt | None:
     return s.execute(select(Attempt).where(Attempt.job_id == job_id, Attempt.outcome == AttemptOutcome.RUNNING)
                      .order_by(Attempt.number.desc())).scalars().first()
+
+
+def _notice(s, job: Job, event: str, now: float) -> None:
+    """The job's ending, into the outbox (in the caller's transaction): a worker sends it
+    (`aetui.notify`), the dashboard shows it."""
+    run = s.get(Run, job.id)
+    started = job.started_at
+    s.add(Notice(job_id=job.id, event=str(event), status=str(job.status), label=job.label or "",
+                 error=(job.error or None) and job.error[:2000], run_dir=run.run_dir if run else None,
+                 duration_s=(now - started) if started else None, created_at=now))
 
 
 def _touch(s, job_id: int) -> None:

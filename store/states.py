@@ -54,6 +54,18 @@ class AttemptOutcome(StrEnum):
     LOST = "lost"  # its worker went away (process gone, lease expired)
 
 
+class NoticeEvent(StrEnum):
+    """What a notice in the outbox (`tables.Notice.event`) says happened, and what
+    `[notify] on` in the config file chooses from: a job's final status, a job stopped for
+    making no progress (requeued or failed), or a whole grid or `--after` chain ended."""
+
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    STALLED = "stalled"
+    GROUP = "group"
+
+
 STATUSES = tuple(JobStatus)
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 FINISHED = tuple(s for s in JobStatus if s not in ACTIVE)

@@ -115,3 +115,25 @@ class Setting(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+class Notice(SQLModel, table=True):
+    """The outbox: one row per job ending (or per finished group of jobs), written in the
+    transaction that records the ending, sent by a worker at least once (`store.outbox`,
+    `aetui.notify`). What the message needs is copied in, so it still reads right when the
+    job is retried or deleted. No foreign key: deleting a job keeps its notice."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: int = Field(index=True)  # for a group: its first job
+    event: str  # done, failed, cancelled, stalled (stopped for no progress), or group
+    status: str  # the job's status after it (a stalled job may be queued again)
+    label: str = ""
+    error: str | None = None
+    run_dir: str | None = None
+    duration_s: float | None = None
+    group_key: str | None = Field(default=None, unique=True)  # a group's message is written once
+    created_at: float = Field(index=True)
+    sent_at: float | None = None
+    tries: int = 0
+    next_try_at: float = 0.0  # claimed by a sender until then (or waiting for a retry)
+    last_error: str | None = None

@@ -38,6 +38,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # makes its own session): what still runs when the test ends is found by it and killed.
 PROCESS_TAG = "PYTEST_AETUI_PROCESS_TAG"  # no AETUI_ prefix: cli_env drops those
 SEED_VAR = "AETUI_TEST_SEED"  # replays a test that draws random moments: AETUI_TEST_SEED=123 pytest -k ...
+# No config file (`aetui.config`): a developer's own ~/.config/aetui/config.toml never
+# reaches the tests; a test that wants one sets AETUI_CONFIG (kept by cli_env and `aetui`)
+CONFIG_VAR = "AETUI_CONFIG"
+os.environ[CONFIG_VAR] = os.devnull
 
 
 def _pids() -> set[int]:
@@ -163,6 +167,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def cli_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AETUI_")}
     env["AETUI_HOME"] = str(home)
+    env[CONFIG_VAR] = os.environ.get(CONFIG_VAR, os.devnull)
     env["PYTHONUNBUFFERED"] = "1"
     # one torch thread per process: on 2 shared cores more threads only fight (a tiny
     # U-Net step took 5x longer with 2 threads while other tests ran)
@@ -178,6 +183,7 @@ def aetui(home: Path, *args: str, check: bool = True) -> subprocess.CompletedPro
 
     env = {k: None for k in os.environ if k.startswith("AETUI_")}
     env["AETUI_HOME"] = str(home)
+    env[CONFIG_VAR] = os.environ.get(CONFIG_VAR, os.devnull)
     result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     proc = subprocess.CompletedProcess(["aetui", *args], result.exit_code, result.stdout, result.stderr)
     if check and proc.returncode != 0:

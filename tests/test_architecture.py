@@ -280,6 +280,10 @@ FORBIDDEN = {
     "aetui.report": ("aetui.cli", "aetui.experiments", "aetui.worker", "aetui.tui.screens", "aetui.tui.widgets",
                      "aetui.tui.app"),
     "aetui.tui": ("aetui.cli", "aetui.experiments"),
+    # the config is a leaf every layer reads; notifications are sent by the worker and the CLI
+    "aetui.config": ("aetui.experiments", "aetui.worker.supervisor", "aetui.jobs", "aetui.cli", "aetui.tui",
+                     "aetui.notify", "store.tables", "store.queue"),
+    "aetui.notify": ("aetui.experiments", "aetui.worker", "aetui.jobs", "aetui.cli", "aetui.tui"),
 }
 ALLOWED = {"store": ("aetui.run_layout",)}  # ...but the run folder's layout, a leaf
 

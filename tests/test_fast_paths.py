@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cli_env
 
 
 def test_importing_store_does_not_import_sqlmodel():
@@ -61,3 +61,16 @@ def test_cli_commands_have_no_string_annotations():
     stringy = [fn.__qualname__ for fn in callbacks(app)
                if any(isinstance(a, str) for a in inspect.unwrap(fn).__annotations__.values())]
     assert not stringy, f"string annotations (a `from __future__ import annotations`?) in {stringy}"
+
+
+def test_help_reads_no_config(tmp_path):
+    """`aetui --help` neither reads the file (a broken one does not matter) nor imports tomllib."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is not toml = = =\n")
+    code = ("import sys, runpy; sys.argv = ['aetui', '--help']; code = 0\n"
+            "try:\n    runpy.run_module('aetui', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+            "print('IMPORTED', sorted(m for m in ('tomllib', 'tomli', 'aetui.config') if m in sys.modules))\n"
+            "sys.exit(code)")
+    env = {**cli_env(tmp_path / "home"), "AETUI_CONFIG": str(bad)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "IMPORTED []" in out.stdout, out.stdout + out.stderr

@@ -229,6 +229,11 @@ def test_a_hung_job_is_stopped_as_stalled_requeued_once_then_failed(home):
     assert all(a["error"].startswith("stalled: no progress for 4 s after step ") for a in d["attempts"])
     assert d["attempts"][1]["start_step"] >= 1  # the second attempt resumed where the first stalled
     assert out.count("stopping it") == 2 and "killing it" in out, out  # deaf to SIGTERM: SIGKILL after --grace
+    from aetui.home import Home
+    from store import outbox  # each stop is a `stalled` notice for notifications (docs/notifications.md)
+
+    notices = outbox.since(Home.resolve(home).db, 0)
+    assert [(n.job_id, n.event, n.status) for n in notices] == [(job, "stalled", "queued"), (job, "stalled", "failed")]
 
 
 # --- item 3: a run folder deleted while its job runs; a dead worker's cancelled job ----------

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli import command_cmds, completion, db_cmds, experiment_cmds, jobs_cmds, report_cmds, work_cmds
+from aetui.cli import command_cmds, completion, config_cmds, db_cmds, experiment_cmds, jobs_cmds, report_cmds, work_cmds
 from aetui.cli.options import HomeOpt, user_errors
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ db_cmds.register(app)
 experiment_cmds.register(app)
 report_cmds.register(app)
 completion.register(app)
+config_cmds.register(app)
 
 
 @app.callback()
@@ -59,7 +60,9 @@ def open_dashboard(*, home: Optional[str], graphics: Optional[str]) -> None:
     from aetui.cli.options import home_of
     from aetui.tui.app import run_dashboard
 
-    run_dashboard(home_of(home), graphics=graphics)
+    from aetui import config
+
+    run_dashboard(home_of(home), graphics=config.value("graphics", graphics))
 
 
 def main() -> None:

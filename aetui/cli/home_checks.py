@@ -12,7 +12,6 @@ a mount is read-only or that /proc takes no files. Nothing is left behind.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from aetui.defaults import LIMITS
@@ -22,10 +21,14 @@ from aetui.errors import UserError
 def check_home(home: str | None, runs_root: str | None, *, needs: str | None, write: bool):
     """The resolved `Home`, or UserError naming what is wrong with it. `needs`: what a verb
     that only works on an existing store looks for there ("no job 3"), said when there is none."""
+    from aetui import config
     from aetui.home import Home
 
-    raw = home if home is not None else os.environ.get("AETUI_HOME")
-    flag = "--home" if home is not None else "AETUI_HOME"
+    given = config.resolve("home", home)
+    raw = given.value
+    flag = {"flag": "--home", "default": "the home folder"}.get(given.source, f"home ({given.source})")
+    if given.source.startswith("env "):
+        flag = given.source[4:]
     if raw is not None:
         check_path_text(raw, flag)
     if runs_root is not None:

@@ -48,6 +48,25 @@ def global_home() -> str | None:
     return GLOBAL_HOME.get()
 
 
+def from_config(param: str, key: str, given: Any) -> Any:
+    """A verb's option `param` as given on the command line; when it was left at its
+    default, the environment's or config file's `key` instead (`aetui.config`: flag >
+    environment > file > default). Called outside a command line (a test calling the
+    function), `given` stands."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # a Typer on click itself
+        from click import get_current_context
+    ctx = get_current_context(silent=True)
+    source = ctx.get_parameter_source(param) if ctx is not None else None
+    if source is None or source.name != "DEFAULT":
+        return given
+    from aetui import config
+
+    setting = config.resolve(key)
+    return given if setting.source == "default" or setting.value is None else setting.value
+
+
 def check_job_id(job_id: int, what: str = "job") -> int:
     """A job id the store can hold: larger ones (or 0 and below) name no job."""
     from aetui.defaults import LIMITS

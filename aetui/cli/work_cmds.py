@@ -61,9 +61,16 @@ def worker(
     `aetui worker --devices cuda:1 --per-device 2` · `aetui worker --devices cpu:0,cpu:1` (2 CPU slots) ·
     `aetui worker --executor slurm --partition gpu --gpus-per-job 1 --time 4:00:00`
     """
+    from aetui.cli.options import from_config
     from aetui.worker.devices import discover, parse_device
     from aetui.worker.registry import running_workers
 
+    # a flag not given takes the config file's value (`aetui config` says which won)
+    poll, grace, per_device = (from_config("poll", "worker.poll", poll), from_config("grace", "worker.grace", grace),
+                               from_config("per_device", "worker.per_device", per_device))
+    stall_timeout = from_config("stall_timeout", "worker.stall_timeout", stall_timeout)
+    reserve_after = from_config("reserve_after", "worker.reserve_after", reserve_after)
+    devices = from_config("devices", "device", devices)
     _check_worker_numbers(poll=poll, grace=grace, reserve_after=reserve_after, per_device=per_device,
                           max_jobs=max_jobs, gpus_per_job=gpus_per_job, cpus_per_job=cpus_per_job)
     h = home_of(home, runs_root)

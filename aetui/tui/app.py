@@ -31,12 +31,42 @@ class AetuiApp(App[None]):
     ]
 
     def __init__(self, home: Home, graphics: str | None = None, *, poll_s: float = 1.0,
-                 devices_sampler: Callable | None = None) -> None:
+                 devices_sampler: Callable | None = None, bell: str = "off") -> None:
         super().__init__()
         self.home = home
         self.graphics = choose(graphics)
         self.poll_s = poll_s
         self.devices_sampler = devices_sampler  # tests give a fixed one; None: NVML or /proc
+        self.bell_mode = bell  # on a job's end: off, bell (BEL) or osc9 (a desktop notice); [notify] bell
+
+    def on_mount(self) -> None:
+        from aetui.tui.data.notices import NoticeReader
+
+        self._notices = NoticeReader(self.home)
+        self._look_for_endings()  # from now on: what ended before is old news
+        self.set_interval(max(1.0, self.poll_s), self._look_for_endings)
+
+    def _look_for_endings(self) -> None:
+        self.run_worker(self._read_endings, thread=True, group="notices", exclusive=True, exit_on_error=False)
+
+    def _read_endings(self) -> None:
+        try:
+            lines = self._notices.new()
+        except Exception:  # no store yet, or a busy one: the next look tries again
+            return
+        if lines:
+            self.call_from_thread(self.show_endings, lines)
+
+    def show_endings(self, lines: list[tuple[str, bool]]) -> None:
+        """A toast per ended job (a summary past five), and the bell if asked for."""
+        shown = lines if len(lines) <= 5 else [*lines[:4], (f"... and {len(lines) - 4} more jobs ended", False)]
+        for text, bad in shown:
+            self.notify(text, title="job ended", severity="warning" if bad else "information", timeout=8)
+        if self.bell_mode == "bell":
+            self.bell()
+        elif self.bell_mode == "osc9" and self._driver is not None:
+            # OSC 9: iTerm2, kitty, WezTerm, Windows Terminal, foot show it as a desktop notice
+            self._driver.write("\x1b]9;aetui: " + lines[-1][0].replace("\x1b", "").replace("\x07", "") + "\x07")
 
     def get_default_screen(self):
         from aetui.tui.screens.main import MainScreen
@@ -74,8 +104,10 @@ def run_dashboard(home: Home, graphics: str | None = None) -> None:
 
     from aetui.errors import UserError
 
+    from aetui import config
+
     try:
-        app = AetuiApp(home, graphics=graphics)
+        app = AetuiApp(home, graphics=graphics, bell=config.value("notify.bell"))
     except UserError as e:
         print(f"aetui: {e}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -164,6 +164,13 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def child_env(home: Home) -> dict[str, str]:
+    """A job process's environment: the worker's, with the store and runs root the worker
+    resolved pinned, and no config file (`aetui.config`): a file edited while jobs run
+    (or broken) changes nothing for a job already started."""
+    return {**os.environ, "AETUI_DB": home.db_url, "AETUI_RUNS_ROOT": str(home.runs), "AETUI_CONFIG": os.devnull}
+
+
 def child_command(home: Home, job_id: int, owner: str, device: str) -> list[str]:
     return [sys.executable, "-m", "aetui.worker.child", "--home", str(home.path), "--job", str(job_id),
             "--owner", owner, "--device", device]

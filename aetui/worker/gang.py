@@ -39,7 +39,7 @@ from typing import Callable
 
 from aetui.experiments.context import JobContext
 from aetui.run_layout import RunLayout
-from aetui.worker.execute import EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, child_command
+from aetui.worker.execute import EXIT_DONE, EXIT_FAILED, EXIT_STOPPED, child_command, child_env
 from aetui.worker.lifeline import die_with_parent
 from store.states import AttemptOutcome, JobStatus
 
@@ -78,7 +78,7 @@ def start_gang(worker, job_id: int, devices: list[str]) -> "Gang":
     run = RunLayout.at(job_run_dir(worker.home, job_id))  # the supervisor checked it is this job's
     indices = [physical_index(d) for d in devices]
     cuda = all(i is not None for i in indices)
-    env = dict(os.environ)
+    env = child_env(worker.home)
     env.update({"CUDA_VISIBLE_DEVICES": ",".join(indices) if cuda else "", "PYTHONUNBUFFERED": "1",
                 WORLD_ENV: str(len(devices)), PORT_ENV: str(free_port())})
     gang = Gang(job_id, worker.grace_s)

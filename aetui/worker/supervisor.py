@@ -26,13 +26,13 @@ from aetui.home import Home
 from aetui.run_layout import RunLayout
 from aetui.worker.defaults import CANCEL_GRACE_S, GRACE_ENV, HEARTBEAT_S, POLL_S, RESERVE_AFTER_S, STALL_S, STOP_POLL_S
 from aetui.worker.devices import held_by_others, physical_index, pinned_visible
-from aetui.worker.execute import EXIT_DONE, EXIT_HOST, child_command, host_name, owner_id
+from aetui.worker.execute import EXIT_DONE, EXIT_HOST, child_command, child_env, host_name, owner_id
 from aetui.worker.faults import start_fault
 from aetui.worker.lifeline import die_with_parent
 from aetui.worker.outcome import outcome
 from aetui.worker.registry import pid_alive
 from aetui.worker.scheduling import Policy, Scheduler, free_devices
-from store.states import AttemptOutcome, JobStatus
+from store.states import AttemptOutcome, JobStatus, NoticeEvent
 
 
 @dataclass
@@ -84,10 +84,16 @@ class Worker:
     def run(self) -> int:
         """Work until stopped (or, `until_empty`, out of work); the exit code. The SIGTERM and
         SIGINT handlers it installs (stop requests) are the previous ones again when it returns."""
+        from aetui.notify.sender import start_for_worker
+
         previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        # job endings go out as notifications from a thread beside this loop, never in it
+        sender = start_for_worker(self.home, self.log)
         try:
             return self._loop()
         finally:
+            if sender is not None:
+                sender.stop()  # one last pass: the last jobs' messages go out before the worker exits
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
@@ -304,7 +310,9 @@ class Worker:
                 from aetui.worker.gang import crash_verdict
 
                 status, error = crash_verdict(self.home.db, job.id, child.proc.describe())
-            queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=status, error=error)
+            stalled = child.stalled is not None and error == child.stalled  # a notice of its own, requeued or not
+            queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=status, error=error,
+                         event=NoticeEvent.STALLED if stalled else None)
             job = queries.get_job(self.home.db, child.job_id)
         elif code == EXIT_HOST and job.status == JobStatus.QUEUED and self.executor is None:
             # its child found this host at fault (a Slurm node's fault is not this host's)
