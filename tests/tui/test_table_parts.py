@@ -16,7 +16,7 @@ from aetui.tui.widgets.filter_editor import FilterEditor
 def _row(job_id: int, label: str = "") -> JobRow:
     return JobRow(id=job_id, kind="train", status="queued", label=label, model=None, res=None, priority=0,
                   device="", step=0, total_steps=0, loss=None, images_per_s=None, eta_s=None, parent_id=None,
-                  error=None, created_at=0.0, updated_at=0.0)
+                  error=None, last_line=None, created_at=0.0, updated_at=0.0)
 
 
 def test_the_window_holds_rows_by_index_and_patches_them_by_id():
