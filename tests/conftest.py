@@ -16,6 +16,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Every process a test starts (the CLI, workers, their job children, benchmark scripts run by
+# path) imports aetui and store from this checkout, whatever its working folder: an editable
+# install may point at another checkout (a git worktree, a second clone) with other code.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
 # fixtures for every store backend (SQLite; PostgreSQL and Slurm when present): tests/backends.py
 pytest_plugins = ["tests.backends"]
 
