@@ -90,6 +90,8 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     t.add_row("status", status)
     if row.total_steps:
         t.add_row("progress", f"{row.step}/{row.total_steps} {fmt.bar(row.fraction, 12)} {row.fraction * 100:.0f}%")
+    if row.phase:  # before the first step: what takes the time
+        t.add_row("doing", Text(row.phase, style="bold"))
     live = [f"loss {fmt.num(row.loss)}" if row.loss is not None else "",
             f"{fmt.rate(row.images_per_s)} img/s" if row.images_per_s and row.status == JobStatus.RUNNING else "",
             f"ETA {fmt.duration(row.eta_s)}" if row.eta_s and row.status == JobStatus.RUNNING else ""]
@@ -99,8 +101,10 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     where = f"{device}" + (f" on {d['host']}" if d.get("host") else "") + f"  (asked {d.get('requested_device')})"
     t.add_row("device", where)
     t.add_row("priority", str(d.get("priority", 0)))
-    times = [("created", d.get("created_at")), ("started", d.get("started_at")), ("ended", d.get("ended_at"))]
-    t.add_row("times", "  ".join(f"{k} {v.replace('T', ' ')[:19]}" for k, v in times if v) or "—")
+    # one row per time: a narrow summary wraps between rows, never inside a date and time
+    for k in ("created", "started", "ended"):
+        if d.get(f"{k}_at"):
+            t.add_row(k, Text(local_time(d[f"{k}_at"]), no_wrap=True, overflow="ellipsis"))
     m = d.get("metrics") or {}
     shown = summary(m)
     if shown:
@@ -116,6 +120,16 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     if d.get("run_dir"):
         t.add_row("folder", d["run_dir"])
     return t
+
+
+def local_time(iso_text: str) -> str:
+    """An ISO time of `job_detail` (UTC) as the local `YYYY-MM-DD HH:MM:SS` of the table."""
+    from datetime import datetime
+
+    try:
+        return fmt.stamp(datetime.fromisoformat(iso_text).timestamp())
+    except ValueError:
+        return iso_text
 
 
 def spec_table(d: dict[str, Any]) -> Group:
@@ -137,12 +151,13 @@ def attempts_table(d: dict[str, Any]) -> Table | Text:
         return Text("no attempts yet: the job has not been claimed by a worker", style="dim")
     t = Table(box=None, padding=(0, 1), expand=False, header_style="bold")
     for col in ("#", "outcome", "steps", "device", "worker", "started", "ended", "error"):
-        t.add_column(col, overflow="fold")
+        # times and counts stay whole (a wrap inside `12-02 13:17` misreads); the rest folds
+        t.add_column(col, overflow="fold", no_wrap=col in ("#", "steps", "started", "ended"))
     for a in rows:
         steps = f"{a['start_step']}→{a['end_step'] if a['end_step'] is not None else '…'}"
         t.add_row(str(a["number"]), Text(a["outcome"], style=colour(a["outcome"])), steps,
-                  a.get("device") or "", a.get("worker") or "", (a.get("started_at") or "")[5:16].replace("T", " "),
-                  (a.get("ended_at") or "")[5:16].replace("T", " "), a.get("error") or "")
+                  a.get("device") or "", a.get("worker") or "", local_time(a["started_at"])[5:16] if a.get("started_at") else "",
+                  local_time(a["ended_at"])[5:16] if a.get("ended_at") else "", a.get("error") or "")
     return t
 
 
@@ -152,7 +167,7 @@ def checkpoints_table(items: list[tuple[str, int, float]]) -> Table | Text:
     t = Table(box=None, padding=(0, 1), header_style="bold")
     t.add_column("file")
     t.add_column("size", justify="right")
-    t.add_column("written")
+    t.add_column("written", no_wrap=True)
     for name, size, mtime in items:
         t.add_row(name, fmt.size(size), fmt.stamp(mtime))
     return t
