@@ -1,5 +1,6 @@
-"""One run: its summary and latest result image on top, then tabs for the loss curve,
-the log (followed while it runs), the spec, the attempts and the checkpoints.
+"""One run: its summary and latest result image on top, then tabs for the loss curve (or
+any scalar the run logged: `s` picks it), the log (followed while it runs), the spec, the
+attempts and the checkpoints.
 
 Three thread workers feed it: the detail (store rows + result files, re-read every
 second while the job is active), the curve (TensorBoard, re-read when the event files
@@ -27,6 +28,7 @@ from aetui.run_summary import summary
 from aetui.status_style import colour
 from aetui.tui import format as fmt
 from aetui.run_layout import RunLayout
+from aetui.tui.data.curves import LOSS_TAG
 from aetui.tui.data.results import Results
 from aetui.tui.data.rows import JobRow
 from aetui.tui.messages import OpDone
@@ -68,9 +70,9 @@ class DetailLoaded(Message):
 
 
 class CurveLoaded(Message):
-    def __init__(self, points: list[tuple[int, float]]) -> None:
+    def __init__(self, points: list[tuple[int, float]], tag: str, tags: list[str]) -> None:
         super().__init__()
-        self.points = points
+        self.points, self.tag, self.tags = points, tag, tags
 
 
 class LogLines(Message):
@@ -181,6 +183,7 @@ class RunScreen(JobActions, GraphicsScreen):
         Binding("r", "results", "Results"),
         Binding("f", "follow", "Follow log"),
         Binding("L", "log_scale", "Log scale", show=False),
+        Binding("s", "pick_scalar", "Scalar", tooltip="plot any scalar the run logged"),
         Binding("y", "copy_requeue", "Copy requeue cmd", show=False),
         *[Binding(str(n + 1), f"tab('{name}')", name.capitalize(), show=False) for n, name in enumerate(TABS)],
         *JOB_BINDINGS,
@@ -194,6 +197,9 @@ class RunScreen(JobActions, GraphicsScreen):
         self._busy: set[str] = set()
         self._tb_points: list[tuple[int, float]] = []
         self._live_points: dict[int, float] = {}  # (step, loss) seen in the store while watching
+        self.tag: str | None = None  # the scalar plotted (None: the loss, else the first logged)
+        self._tags: list[str] = []  # every scalar the run logged, for the picker
+        self._shown_tag = LOSS_TAG
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="run-title", markup=False)
@@ -255,14 +261,17 @@ class RunScreen(JobActions, GraphicsScreen):
 
     @work(thread=True, exclusive=True, group="run-curve", exit_on_error=False)
     def _load_curve(self) -> None:
-        from aetui.tui.data.curves import read_scalars
+        from aetui.tui.data.curves import default_tag, read_scalars, scalar_tags
 
         run_dir = self.app.home.run_dir(self.row.id) if self.data is None else self.data.detail.get("run_dir")
+        tag = self.tag or LOSS_TAG
         try:
-            points = read_scalars(run_dir) if run_dir else []
+            tags = scalar_tags(run_dir) if run_dir else []
+            tag = self.tag or default_tag(tags)
+            points = read_scalars(run_dir, tag) if run_dir else []
         except Exception:
-            points = []
-        self.post_message(CurveLoaded(points))
+            tags, points = [], []
+        self.post_message(CurveLoaded(points, tag, tags))
 
     @work(thread=True, exclusive=True, group="run-log", exit_on_error=False)
     def _load_log(self) -> None:
@@ -307,19 +316,24 @@ class RunScreen(JobActions, GraphicsScreen):
         else:
             caption.update("")
         if first and data.row.kind != "train":
-            self.query_one(LossPlot).empty_text = f"a {data.row.kind} job has no training loss: r opens its results"
+            self.query_one(LossPlot).empty_text = f"a {data.row.kind} job has no training loss: r opens its results, s plots a scalar it logged"
 
     def on_curve_loaded(self, message: CurveLoaded) -> None:
         self._busy.discard("curve")
-        self._tb_points = message.points
+        if message.tag != (self.tag or message.tag):  # read before another scalar was picked
+            return
+        self._tb_points, self._tags, self._shown_tag = message.points, message.tags, message.tag
         self._plot_loss()
 
     def _plot_loss(self) -> None:
         """TensorBoard's points, then the live losses seen in the store past the last one
         TensorBoard has flushed (its writer flushes every couple of minutes)."""
+        tag = self._shown_tag
         last = self._tb_points[-1][0] if self._tb_points else -1
-        live = sorted((s, v) for s, v in self._live_points.items() if s > last)
-        self.query_one(LossPlot).set_series([series(f"#{self.row.id}", [*self._tb_points, *live], 0)])
+        live = sorted((s, v) for s, v in self._live_points.items() if s > last) if tag == LOSS_TAG else []
+        plot = self.query_one(LossPlot)
+        plot.set_axes("level #" if tag.startswith("sweep/") else "step", "loss" if tag == LOSS_TAG else tag)
+        plot.set_series([series(f"#{self.row.id}", [*self._tb_points, *live], 0)])
 
     def on_log_lines(self, message: LogLines) -> None:
         self._busy.discard("log")
@@ -336,6 +350,19 @@ class RunScreen(JobActions, GraphicsScreen):
         if log.auto_scroll:
             log.scroll_end(animate=False)
         self.notify("following the log" if log.auto_scroll else "log paused (f follows again)")
+
+    def action_pick_scalar(self) -> None:
+        from aetui.tui.screens.scalar_picker import ScalarPicker
+
+        self.app.push_screen(ScalarPicker(self._tags, self._shown_tag), self._scalar_chosen)
+
+    def _scalar_chosen(self, tag: str | None) -> None:
+        if tag is None:
+            return
+        self.tag = tag
+        self.action_tab("loss")
+        self._busy.discard("curve")
+        self._load_curve()
 
     def action_log_scale(self) -> None:
         plot = self.query_one(LossPlot)
