@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.columns import Columns
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -103,14 +104,12 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     where = f"{device}" + (f" on {d['host']}" if d.get("host") else "") + f"  (asked {d.get('requested_device')})"
     t.add_row("device", where)
     t.add_row("priority", str(d.get("priority", 0)))
-    # one row per time: a narrow summary wraps between rows, never inside a date and time
-    for k in ("created", "started", "ended"):
-        if d.get(f"{k}_at"):
-            t.add_row(k, Text(local_time(d[f"{k}_at"]), no_wrap=True, overflow="ellipsis"))
+    times = [f"{k} {local_time(d[f'{k}_at'])}" for k in ("created", "started", "ended") if d.get(f"{k}_at")]
+    t.add_row("times", whole_items(times) if times else "—")
     m = d.get("metrics") or {}
     shown = summary(m)
     if shown:
-        t.add_row("metrics", "  ".join(f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in shown))
+        t.add_row("metrics", whole_items([f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in shown]))
     if d.get("parent_id"):
         t.add_row("parent", f"#{d['parent_id']}")
     if d.get("children"):
@@ -122,6 +121,13 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     if d.get("run_dir"):
         t.add_row("folder", d["run_dir"])
     return t
+
+
+def whole_items(items: list[str]) -> Columns:
+    """`items` side by side as the width allows, each kept whole: a narrow summary wraps
+    between `started 2024-06-01 10:01:01` and the next, never inside a date and time or
+    between a metric's name and its value."""
+    return Columns([Text(item, no_wrap=True, overflow="ellipsis") for item in items], padding=(0, 2))
 
 
 def local_time(iso_text: str) -> str:

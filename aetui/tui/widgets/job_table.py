@@ -113,7 +113,7 @@ def cell_text(row: JobRow, key: str, width: int) -> str:
         return " ".join(t for t in (since, row.last_line or "") if t)
     if key == "progress":
         if row.phase:  # before its first step: what it does, not 0/2000
-            return row.phase
+            return fmt.phase(row.phase, width)
         steps = f"{row.step}/{row.total_steps}" if row.total_steps else ""
         bar_w = width - len(steps) - 1
         return steps.ljust(len(steps)) + (" " + fmt.bar(row.fraction, bar_w) if bar_w >= 3 else "")
