@@ -189,7 +189,7 @@ class RunScreen(JobActions, GraphicsScreen):
         Binding("r", "results", "Results"),
         Binding("f", "follow", "Follow log"),
         Binding("L", "log_scale", "Log scale", show=False),
-        Binding("s", "pick_scalar", "Scalar", tooltip="plot any scalar the run logged"),
+        Binding("s", "pick_scalar", "Plot a scalar", show=False, tooltip="plot any scalar the run logged"),
         Binding("y", "copy_requeue", "Copy requeue cmd", show=False),
         *[Binding(str(n + 1), f"tab('{name}')", name.capitalize(), show=False) for n, name in enumerate(TABS)],
         *JOB_BINDINGS,
