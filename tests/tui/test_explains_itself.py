@@ -5,6 +5,8 @@ fields, and times that never wrap inside a date and time."""
 
 from __future__ import annotations
 
+import pytest
+
 from aetui.tui.screens.run import RunScreen
 from aetui.tui.screens.scalar_picker import ScalarPicker
 from tests.conftest import aetui
@@ -24,6 +26,7 @@ def open_run(pilot, job_id: int):
     return go()
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_the_phase_before_the_first_step_shows_in_table_run_view_and_cli(seeded):
     from store import queue
 
@@ -71,6 +74,7 @@ def test_runs_and_show_say_stopping_for_a_job_whose_stop_was_asked(seeded):
     assert aetui(home.path, "show", str(j), "--json").stdout.count('"stopping": true') == 1
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_any_scalar_of_a_run_can_be_plotted_and_times_stay_whole(seeded):
     """The picker lists every scalar the run's events hold, whatever their names (a command
     job's own tags), and the plot shows the one picked, named on its axis; a run without a
@@ -113,6 +117,7 @@ def test_any_scalar_of_a_run_can_be_plotted_and_times_stay_whole(seeded):
     drive(app, scenario, size=(100, 30))
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_new_job_form_has_the_models_options_as_fields(seeded):
     """`n`: the model is a choice and its options are fields (not JSON); another model
     brings its own options; ctrl+s queues them."""
@@ -138,6 +143,8 @@ def test_new_job_form_has_the_models_options_as_fields(seeded):
         await until(pilot, lambda: not isinstance(pilot.app.screen, type(screen)), what="queued")
 
     drive(app, scenario, size=(100, 40))
-    newest = max(j.id for j in __import__("store.queries", fromlist=["list_jobs"]).list_jobs(home.db))
+    from store.queries import list_jobs
+
+    newest = max(j.id for j in list_jobs(home.db))
     spec = job(home, newest).spec
     assert spec["model"] == "mlp" and spec["options"]["width"] == 32 and spec["options"]["hidden_layers"] == 5
