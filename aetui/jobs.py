@@ -18,7 +18,7 @@ from aetui.errors import UserError
 from aetui.home import Home, check_runs_root
 from aetui.run_owner import resolve
 from aetui.specs import ModelInfo, parse_spec
-from store.states import JobStatus
+from store.states import JobStatus, is_stopping
 
 
 @contextmanager
@@ -294,6 +294,8 @@ def job_summary(job: Any) -> dict[str, Any]:
         "parent_id": job.parent_id, "after_id": job.after_id, "group_id": job.group_id,
         "created_at": iso(job.created_at), "started_at": iso(job.started_at), "ended_at": iso(job.ended_at),
         "error": job.error, "last_line": getattr(job, "last_line", None),
+        # a running job whose cancel was asked (shown `stopping…`): derived, not a status
+        "stopping": is_stopping(job.status, job.cancel_requested),
     }
 
 

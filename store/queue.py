@@ -192,11 +192,14 @@ def heartbeat(db: Engine, *, worker: str, job_ids: list[int]) -> list[int]:
 
 def progress(db: Engine, *, job_id: int, step: int, total_steps: int | None = None,
              loss: float | None = None, images_per_s: float | None = None, eta_s: float | None = None,
-             owner: str | None = None) -> bool:
+             owner: str | None = None, words_done: bool = False) -> bool:
     """Record a running job's progress. With `owner`, only while that process holds the
     lease: False means the job was taken away (requeued after its lease was lost), and
-    the caller must stop without writing anything more."""
+    the caller must stop without writing anything more. `words_done`: steps run now, so
+    the words that said what the job did before them (`last_line`) go."""
     values: dict[str, Any] = {"step": step, "updated_at": time.time()}
+    if words_done:
+        values["last_line"] = None
     if total_steps is not None:
         values["total_steps"] = total_steps
     if loss is not None:

@@ -67,6 +67,7 @@ class NoticeEvent(StrEnum):
 
 
 STATUSES = tuple(JobStatus)
+STOPPING = "stopping…"  # how a running job whose cancel was asked is shown (not a stored status)
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 FINISHED = tuple(s for s in JobStatus if s not in ACTIVE)
 OUTCOMES = tuple(AttemptOutcome)
@@ -75,3 +76,21 @@ OUTCOMES = tuple(AttemptOutcome)
 JOB_SORTS = ("id", "kind", "model", "res", "status", "progress", "loss", "images_per_s", "eta", "device",
              "priority")
 UNCHANGING_SORTS = frozenset({"id", "kind", "model", "res"})  # values that never change while a job runs
+
+
+def is_stopping(status: str, cancel_requested: bool) -> bool:
+    """A running job whose cancel was asked, until its worker records how it ended."""
+    return bool(cancel_requested) and status == JobStatus.RUNNING
+
+
+def shown_status(status: str, cancel_requested: bool) -> str:
+    """A job's status as people read it (table, run view, `aetui runs`, `aetui show`):
+    `stopping…` while `is_stopping`. Derived from the stop request; never stored."""
+    return STOPPING if is_stopping(status, cancel_requested) else str(status)
+
+
+def shown_phase(status: str, kind: str, last_line: str | None) -> str | None:
+    """What a running job does before its first step (`preparing data 300/2048`: its
+    `Job.last_line` until steps run); None for any other job, whatever an attempt that
+    ended early left behind, and for a command job (its last line is its output)."""
+    return (last_line or None) if status == JobStatus.RUNNING and kind != "command" else None

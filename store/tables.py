@@ -75,7 +75,10 @@ class Job(SQLModel, table=True):
     loss: float | None = None
     images_per_s: float | None = None
     eta_s: float | None = None
-    last_line: str | None = None  # one line of progress in words: a command job's last line of output
+    # one line of progress in words: a command job's last line of output, or what another
+    # job does before its first step ("preparing data 1200/2048", "building the model");
+    # progress info, not a status: a step's progress clears the latter
+    last_line: str | None = None
 
 
 class Run(SQLModel, table=True):

@@ -32,10 +32,34 @@ def lab(tmp_path_factory, one_thread) -> dict:
     from aetui.jobs import submit
     from aetui.worker.foreground import run_now
 
+    import contextlib
+    import io
+
     home = Home(tmp_path_factory.mktemp("experiments"))
     (job,) = submit(home, "train", [TINY_TRAIN])
-    assert run_now(home, job.id, device="cpu", quiet=True) == 0
-    return {"home": home, "train": job.id, "final": home.runs / str(job.id) / "checkpoints" / "final.pt"}
+    out = io.StringIO()  # what the job prints (to stderr in the foreground; a worker's job log)
+    with contextlib.redirect_stderr(out):
+        assert run_now(home, job.id, device="cpu", quiet=True) == 0
+    return {"home": home, "train": job.id, "final": home.runs / str(job.id) / "checkpoints" / "final.pt",
+            "train_log": out.getvalue()}
+
+
+def label_bands(path: Path, bare: tuple[int, int]):
+    """The bands a labelled picture has around its bare image grid of size `bare` (width,
+    height; the grid sits bottom right): (left band, top band) as pixel arrays."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as img:
+        arr = np.asarray(img.convert("L"))
+    left, top = arr.shape[1] - bare[0], arr.shape[0] - bare[1]
+    assert left >= 0 and top >= 0, (arr.shape, bare)
+    return arr[:, :left], arr[:top, :]
+
+
+def has_text(band) -> bool:
+    """Dark pixels on the white band: something is written there."""
+    return band.size > 0 and int(band.min()) < 100
 
 
 def cli(home: Home, *args: str):
@@ -123,7 +147,9 @@ def test_sweep_now_json_results_artifacts_and_tensorboard(lab):
     from PIL import Image
 
     with Image.open(run_dir / d["artifacts"]["triplets"][0]) as img:  # rows clean / corrupted / output
-        assert img.size == (3 * 33 + 1, 3 * 33 + 1)
+        assert img.width > 3 * 33 + 1 and img.height > 3 * 33 + 1  # labels left, the noise level on top
+    rows, title = label_bands(run_dir / d["artifacts"]["triplets"][0], (3 * 33 + 1, 3 * 33 + 1))
+    assert has_text(rows) and has_text(title)
     shown = cli_json(h, "show", str(d["id"]))
     assert shown["results"]["points"] == points
     assert shown["points"] == points  # also at the top level, for sweeps
@@ -156,9 +182,34 @@ def test_walk_queued_then_run_by_the_worker(lab):
     assert d["artifacts"]["frames"] == [f"frames/frame_{n:05d}.png" for n in (0, 2, 4, 6)]
     for name in [*d["artifacts"]["frames"], d["artifacts"]["gif"], d["artifacts"]["filmstrip"]]:
         assert (run_dir / name).is_file(), name
+    _, title = label_bands(run_dir / d["artifacts"]["frames"][1], (2 * 33 + 1, 2 * 33 + 1))  # 4 chains, 2x2
+    assert title.shape[0] > 0 and has_text(title)  # the frame says its walk step
+    chains, steps = label_bands(run_dir / d["artifacts"]["filmstrip"], (4 * 33 + 1, 4 * 33 + 1))
+    assert has_text(chains) and has_text(steps)  # rows: chains; columns: walk steps 0, 2, 4, 6
+    log = (run_dir / "stdout.log").read_text()
+    assert "aetui: loading the model" in log  # the phase before its first step, in the job's log
     tb = scalars(run_dir)
     assert [s for s, _ in tb["walk/step_size"]] == [1, 2, 3, 4, 5, 6]
     assert [v for _, v in tb["walk/moving_fraction"]] == pytest.approx(r["moving_fraction"])
+
+
+def test_training_pictures_label_their_rows_and_the_log_tells_the_steps(lab):
+    """A training's grids name their rows (input / output; clean / corrupted / output) and
+    its step; its log names the model, its size, device and precision, then one line per
+    logged step with its loss (what the dashboard's Log tab shows)."""
+    images = lab["home"].runs / str(lab["train"]) / "images"
+    n = 3  # builtin:32 holds out 3 images
+    rows, title = label_bands(images / "recon_00000004.png", (n * 33 + 1, 2 * 33 + 1))
+    assert has_text(rows) and has_text(title)
+    rows, title = label_bands(images / "denoise_00000004.png", (n * 33 + 1, 3 * 33 + 1))  # a clean row too
+    assert has_text(rows) and has_text(title)
+    log = lab["train_log"]
+    assert re.search(r"aetui: model unet res32 .*: [\d,]+ parameters; device cpu; precision fp32", log), log
+    assert re.findall(r"^step (\d+)/4  loss \S+", log, re.M) == ["2", "4"], log
+    assert "aetui: preparing data" in log and "aetui: building the model" in log
+    from store.queries import get_job
+
+    assert get_job(lab["home"].db, lab["train"]).last_line is None  # steps ran: no phase left
 
 
 def test_probe_now_on_a_named_layer(lab):

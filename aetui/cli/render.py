@@ -11,10 +11,13 @@ from rich.table import Table
 from aetui.durations import duration as fmt_duration
 from aetui.run_summary import summary_first
 from aetui.status_style import colour
-from store.states import JobStatus
+from store.states import JobStatus, shown_phase, shown_status
 
 
-def fmt_progress(step: int, total: int) -> str:
+def fmt_progress(step: int, total: int, phase: str | None = None) -> str:
+    """`120/2000`, or what a running job does before its first step (`preparing data 300/2048`)."""
+    if phase:
+        return phase
     return f"{step}/{total}" if total else (str(step) if step else "")
 
 
@@ -31,27 +34,42 @@ def jobs_table(jobs: list[Any]) -> None:
     cols = ["id", "kind", "status", "what", "progress", "loss", "img/s", "eta", "device", "age"]
     if narrow:
         cols = [c for c in cols if c not in ("eta", "age", "img/s")]
+    now = time.time()
+    rows = []
+    for j in jobs:
+        last_line = getattr(j, "last_line", None)
+        rows.append({
+            "id": str(j.id), "kind": j.kind, "status": shown_status(j.status, bool(j.cancel_requested)),
+            "what": j.label,
+            "progress": (last_line or "")[:40] if j.kind == "command"
+            else fmt_progress(j.step, j.total_steps, shown_phase(j.status, j.kind, last_line)),
+            "loss": fmt_float(j.loss),
+            "img/s": fmt_float(j.images_per_s, 3), "eta": fmt_duration(j.eta_s) if j.status == JobStatus.RUNNING else "",
+            "device": j.assigned_device or j.device, "age": fmt_duration(now - j.created_at),
+        })
+    # a status (`stopping…`) and a phase (`preparing data 300/2048`) are read whole: the label gives way
+    whole = {c: max(len(c), *(len(r[c]) for r in rows)) for c in ("status", "progress")}
     table = Table(box=None, header_style="bold", pad_edge=False)
     for col in cols:
         table.add_column(col, justify="right" if col in ("id", "loss", "img/s") else "left",
-                         no_wrap=True, overflow="ellipsis", min_width=None if col == "what" else len(col),
-                         max_width=max(12, console.width - (52 if narrow else 78)) if col == "what" else None)
-    now = time.time()
-    for j in jobs:
-        cells = {
-            "id": str(j.id), "kind": j.kind, "status": f"[{colour(j.status)}]{j.status}",
-            "what": j.label, "progress": (getattr(j, "last_line", None) or "")[:40] if j.kind == "command" else fmt_progress(j.step, j.total_steps), "loss": fmt_float(j.loss),
-            "img/s": fmt_float(j.images_per_s, 3), "eta": fmt_duration(j.eta_s) if j.status == JobStatus.RUNNING else "",
-            "device": j.assigned_device or j.device, "age": fmt_duration(now - j.created_at),
-        }
+                         no_wrap=True, overflow="ellipsis", min_width=None if col == "what" else whole.get(col, len(col)),
+                         max_width=max(12, console.width - (52 if narrow else 78) - max(0, whole["status"] - 9)
+                                       - max(0, whole["progress"] - 12)) if col == "what" else None)
+    for j, cells in zip(jobs, rows):
+        cells = {**cells, "status": f"[{colour(j.status)}]{cells['status']}"}
         table.add_row(*(cells[c] for c in cols))
     console.print(table)
 
 
 def job_panel(d: dict[str, Any]) -> None:
     console = Console()
-    console.print(f"[bold]job {d['id']}[/] {d['kind']} [{colour(d['status'])}]{d['status']}[/]  {d['label']}")
-    rows = [("progress", fmt_progress(d["step"], d["total_steps"])), ("device", d["device"]),
+    status = shown_status(d["status"], bool(d.get("stopping")))
+    console.print(f"[bold]job {d['id']}[/] {d['kind']} [{colour(d['status'])}]{status}[/]  {d['label']}")
+    progress = fmt_progress(d["step"], d["total_steps"])
+    phase = shown_phase(d["status"], d["kind"], d.get("last_line"))
+    if phase:
+        progress = f"{progress}  ({phase})" if progress else phase
+    rows = [("progress", progress), ("device", d["device"]),
             ("run dir", d["run_dir"]), ("created", d["created_at"]), ("started", d["started_at"]),
             ("ended", d["ended_at"]), ("error", d["error"]), ("parent", d["parent_id"])]
     if d.get("slurm"):

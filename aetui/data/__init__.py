@@ -31,7 +31,7 @@ class Dataset:
 
 
 def load_dataset(text: str, *, res: int, seed: int = 0, home: Path, download: bool = False,
-                 heldout_fraction: float = 0.1, code_dir: Path | None = None) -> Dataset:
+                 heldout_fraction: float = 0.1, code_dir: Path | None = None, progress=None) -> Dataset:
     """Load ``text`` (a ``--data`` string) at resolution ``res``.
 
     The held-out images never overlap the training ones: CIFAR-10 uses its test batch;
@@ -40,6 +40,9 @@ def load_dataset(text: str, *, res: int, seed: int = 0, home: Path, download: bo
     random ``heldout_fraction`` of their images (at least one). A ``py:`` function is
     called from its snapshot in ``code_dir`` (a run's ``code/data``), never from the file
     its name points at.
+
+    ``progress(done, total)``, if given, hears how far making ``builtin`` images got
+    (they take a while at larger resolutions; other sources load in one go).
     """
     import torch
 
@@ -62,8 +65,10 @@ def load_dataset(text: str, *, res: int, seed: int = 0, home: Path, download: bo
 
         count = src.count or default_count(res)
         held = max(1, round(count * heldout_fraction))
-        return Dataset(name, _nchw(generate(count, res, seed)),
-                       _nchw(generate(held, res, seed, stream=1)))
+        total = count + held
+        tell = (lambda offset: (lambda done: progress(offset + done, total))) if progress else (lambda offset: None)
+        return Dataset(name, _nchw(generate(count, res, seed, progress=tell(0))),
+                       _nchw(generate(held, res, seed, stream=1, progress=tell(count))))
     if src.kind == "cifar10":
         from . import cifar10
         from .files import fit_square

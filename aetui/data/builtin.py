@@ -49,10 +49,11 @@ def default_count(res: int) -> int:
     return 2048 if res <= 64 else {128: 512, 256: 256}.get(res, 128)
 
 
-def generate(count: int, res: int, seed: int, *, stream: int = 0) -> np.ndarray:
+def generate(count: int, res: int, seed: int, *, stream: int = 0, progress=None) -> np.ndarray:
     """``count`` landscapes as uint8 ``(count, res, res, 3)``; same arguments, same bytes.
 
-    ``stream`` selects an independent sequence for the same seed (the held-out split).
+    ``stream`` selects an independent sequence for the same seed (the held-out split);
+    ``progress(done)``, if given, is called after each chunk with the images made so far.
     """
     if res not in RESOLUTIONS:
         raise ValueError(f"builtin images need a power-of-two resolution in 32..512, got {res}")
@@ -68,6 +69,8 @@ def generate(count: int, res: int, seed: int, *, stream: int = 0) -> np.ndarray:
         np.add(img, 0.5, out=img)
         np.clip(img, 0.0, 255.0, out=img)
         out[start:start + n] = img.transpose(0, 2, 3, 1)
+        if progress is not None:
+            progress(start + n)
     return out
 
 

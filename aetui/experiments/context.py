@@ -62,6 +62,7 @@ class JobContext:
     owner: str | None = None  # the lease holder; progress is refused once it lost the lease
     job_uid: str | None = None  # the job's own name, written into its checkpoints (`aetui.run_owner`)
     _last_report: float = field(default=0.0, repr=False)
+    _last_phase: tuple[str, float] = field(default=("", 0.0), repr=False)  # what was written, when
 
     def started(self, step: int) -> None:
         """Record the step this attempt really starts from (the checkpoint it resumed)."""
@@ -86,7 +87,7 @@ class JobContext:
 
         eta = (total - step) / (images_per_s / self.batch_size) if images_per_s and self.batch_size else None
         held = queue.progress(self.home.db, job_id=self.job_id, step=step, total_steps=total, loss=loss,
-                              images_per_s=images_per_s, eta_s=eta, owner=self.owner)
+                              images_per_s=images_per_s, eta_s=eta, owner=self.owner, words_done=True)
         if not held:
             raise LeaseLost(f"job {self.job_id} is no longer held by {self.owner}")
 
@@ -97,6 +98,22 @@ class JobContext:
 
         if not queue.last_line(self.home.db, job_id=self.job_id, text=text, owner=self.owner):
             raise LeaseLost(f"job {self.job_id} is no longer held by {self.owner}")
+
+    def phase(self, what: str, done: int | None = None, total: int | None = None) -> None:
+        """Say what the job does before its first step ("preparing data", 300, 2048), for
+        the table, the run view and `aetui show`: its line of progress in words
+        (`last_line`) until the first step's progress clears it. A new phase is written at
+        once (and printed to the job's log); counts within one at most once a second."""
+        text = f"{what} {done}/{total}" if total else what
+        now = time.monotonic()
+        last_what, last_time = self._last_phase
+        if what == last_what and done != total and now - last_time < PROGRESS_EVERY_S:
+            return
+        if what != last_what:
+            print(f"aetui: {what}", flush=True)
+        self._last_phase = (what, now)
+        if self.owner is not None:
+            self.last_line(text)
 
     def record(self, *, metrics: dict[str, Any] | None = None, artifacts: dict[str, Any] | None = None,
                results: dict[str, Any] | None = None) -> None:

@@ -55,6 +55,7 @@ def load_parent(spec: Any, ctx: "JobContext") -> Parent:
 
     path = checkpoint_path(spec, ctx)
     code = code_dir(ctx, "model")
+    ctx.phase("loading the model")
     model, state = load_model(path, device=ctx.device, code_dir=code)
     source = spec.checkpoint or f"job {ctx.parent_run_dir.name if ctx.parent_run_dir else '?'}"
     return Parent(model=model, info=ModelInfo.from_state(state, source), checkpoint=path, code_dir=code)
@@ -86,7 +87,9 @@ def heldout_images(spec: Any, info: ModelInfo, ctx: "JobContext", count: int) ->
     data = spec.data or info.data
     if data is None:
         raise ValueError(f"{info.source} has no training spec to take the data from; give --data")
+    ctx.phase("preparing data")
     dataset = load_dataset(data, res=info.res, seed=info.seed, home=ctx.home.path,
                            download=info.download and data == info.data,
-                           heldout_fraction=info.heldout_fraction, code_dir=code_dir(ctx, "data"))
+                           heldout_fraction=info.heldout_fraction, code_dir=code_dir(ctx, "data"),
+                           progress=lambda done, total: ctx.phase("preparing data", done, total))
     return to_float(dataset.heldout[:count].to(ctx.device))

@@ -22,6 +22,7 @@ from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, StopRequested
 from aetui.experiments.parent import fresh_model, heldout_images, load_parent
 from aetui.specs.experiments import ProbeSpec
+from aetui.experiments.labels import labelled
 from aetui.experiments.tensorboard import image_grid, save_png, writer
 
 START_MU, START_SIGMA = 0.7, 0.05  # the start input, as the original (randn / 20 + 0.7)
@@ -147,7 +148,8 @@ def save_images(ctx: JobContext, x, trained, untrained) -> list[str]:
     import torch
 
     n = len(x)
-    save_png(image_grid(torch.cat([x, trained, untrained]), nrow=n), ctx.artifact_path("probe.png"))
+    save_png(labelled(image_grid(torch.cat([x, trained, untrained]), nrow=n), rows=("input", "trained", "untrained")),
+             ctx.artifact_path("probe.png"))
     names = ["probe.png"]
     for name, batch in (("input", x), ("trained", trained), ("untrained", untrained)):
         save_png(image_grid(batch, nrow=n), ctx.artifact_path(f"probe_{name}.png"))

@@ -26,6 +26,7 @@ from typing import Any
 from aetui import run_layout
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, StopRequested
+from aetui.experiments.labels import labelled
 from aetui.experiments.parent import fresh_model, heldout_images, load_parent
 from aetui.plots import Series, line_plot
 from aetui.specs.experiments import SweepSpec
@@ -89,7 +90,19 @@ def sweep_level(spec: SweepSpec, corruption, level: float, x, models: dict, clea
     for prefix, y in outputs.items():
         point.update({prefix + key: v for key, v in output_metrics(x, xc, y, clean_out[prefix]).items()})
     k = min(spec.samples, len(x))
-    return point, image_grid(torch.cat([x[:k], xc[:k], outputs[""][:k]]), nrow=k)
+    grid = image_grid(torch.cat([x[:k], xc[:k], outputs[""][:k]]), nrow=k)
+    return point, labelled(grid, rows=TRIPLET_ROWS, title=level_title(spec.noise, level))
+
+
+TRIPLET_ROWS = ("clean", "corrupted", "output")
+
+
+def level_title(noise: str, level: float) -> str:
+    """A triplet's title: the corruption and this level, e.g. `mix mu=0.7 sigma=0.2, alpha=0.3`."""
+    from aetui.corruptions import CORRUPTIONS
+
+    name = noise.partition(":")[0]
+    return f"{noise_text(noise)}, {CORRUPTIONS[name].level_name}={level:g}"
 
 
 def log_level(tb, i: int, point: dict[str, Any], grid) -> None:

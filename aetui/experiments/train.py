@@ -28,6 +28,7 @@ from aetui.experiments import checkpoint
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, JobFailed, StopRequested
 from aetui.experiments.disk_full import disk_full, no_space
+from aetui.experiments.labels import labelled
 from aetui.experiments.oom import fail_or_retry, is_out_of_memory, with_fake_oom
 from aetui.experiments.tensorboard import hparams, image_grid, save_png, writer
 from aetui.run_layout import RunLayout
@@ -35,6 +36,9 @@ from aetui.run_owner import CHECKPOINT_KEY, check_checkpoint
 from aetui.specs import TrainSpec
 
 N_FIXED = 8  # held-out images shown in the image grids
+FIXED_NOISE = "mix:0.3"  # the corruption of the denoising grid's inputs
+RECON_ROWS = ("input", "output")  # the row labels of the image grids
+DENOISE_ROWS = ("clean", "corrupted", "output")
 
 
 class DataOrder:
@@ -187,6 +191,7 @@ def _train(spec: TrainSpec, ctx: JobContext, dp=None) -> None:
         window.add(train_step())
         t.step += 1
         if t.step == t.first_step:
+            t.ctx.progress(t.step, spec.steps, force=True)  # the first step ran: no phase any more
             t.warmup_s = t.clock.restart()
 
         at_end = t.step == spec.steps
@@ -226,11 +231,14 @@ def setup(spec: TrainSpec, ctx: JobContext, dp) -> Training:
     cuda = device.type == "cuda"
     torch.manual_seed(spec.seed)
     layout = RunLayout.at(ctx.run_dir)
+    ctx.phase("preparing data")  # the table says what happens before the first step
     data = load_dataset(spec.data, res=spec.res, seed=spec.seed, home=ctx.home.path,
                         download=spec.download, heldout_fraction=spec.heldout_fraction,
-                        code_dir=layout.code_dir("data"))
+                        code_dir=layout.code_dir("data"),
+                        progress=lambda done, total: ctx.phase("preparing data", done, total))
     train, heldout = data.train.to(device), data.heldout.to(device)
     batch = dp.global_batch(min(spec.batch_size, len(train)))  # each rank takes batch / world of it
+    ctx.phase("building the model")
     model, channels_last = build_model(spec, device, layout.code_dir("model"))
     if spec.custom:  # your own model: it must be an autoencoder; what it offers goes to its run
         from aetui.models.custom import check_output, offers
@@ -266,18 +274,32 @@ def setup(spec: TrainSpec, ctx: JobContext, dp) -> Training:
     tb = dp.writer(lambda: writer(ctx.run_dir, start_step=step))  # rank 0 writes TensorBoard and files
     fixed = to_float(heldout[:N_FIXED])
     fixed_gen = torch.Generator(device=device).manual_seed(spec.seed + 1)
-    fixed_noisy = corrupt(fixed, parse_corruption("mix:0.3"), generator=fixed_gen)
+    fixed_noisy = corrupt(fixed, parse_corruption(FIXED_NOISE), generator=fixed_gen)
     clock = Clock(sync)
     model.train()
+    use_bf16 = spec.precision == "bf16" or (spec.precision == "auto" and cuda)
+    if dp.main:
+        print(model_summary(spec, model, device, use_bf16, use_compile, batch, len(train), len(heldout)), flush=True)
+    ctx.phase("compiling (first step)" if use_compile else "first step")
     return Training(
         spec=spec, ctx=ctx, dp=dp, device=device, data=data, train=train, heldout=heldout, batch=batch,
         model=model, fwd=fwd, opt=opt, order=order,
         noise=parse_corruption(spec.train_noise) if spec.train_noise else None, channels_last=channels_last,
-        use_bf16=spec.precision == "bf16" or (spec.precision == "auto" and cuda), use_compile=use_compile,
+        use_bf16=use_bf16, use_compile=use_compile,
         ckpt_dir=ckpt_dir, resumed_from=resumed_from, step=step, wall_before=wall_before,
         train_s_before=train_s_before, t_start=t_start, tb=tb, fixed=fixed, fixed_noisy=fixed_noisy,
         clock=clock, first_step=step + 1, last_ckpt_time=time.monotonic(),
         last_loss=found.state.get("loss") if found else None)
+
+
+def model_summary(spec: TrainSpec, model, device, use_bf16: bool, use_compile: bool, batch: int,
+                  train_images: int, heldout_images: int) -> str:
+    """The job log's first word on the model: what it is, its size, where and how it runs."""
+    params = sum(p.numel() for p in model.parameters())
+    options = " ".join(f"{k}={v}" for k, v in spec.options.items())
+    return (f"aetui: model {spec.model} res{spec.res}{' ' + options if options else ''}: {params:,} parameters; "
+            f"device {device}; precision {'bf16' if use_bf16 else 'fp32'}; compiled {'yes' if use_compile else 'no'}; "
+            f"batch {batch}; {train_images} train / {heldout_images} held-out images ({spec.data})")
 
 
 def build_model(spec: TrainSpec, device, code_dir: Path | None = None) -> tuple[Any, bool]:
@@ -386,6 +408,8 @@ def log(t: Training, loss: float, at_end: bool) -> None:
     t.tb.add_scalar("train/lr", t.opt.param_groups[0]["lr"], t.step)
     if ips:
         t.tb.add_scalar("train/images_per_s", ips, t.step)
+    if t.dp.main:  # the Log tab's record of the curve
+        print(f"step {t.step}/{t.spec.steps}  loss {loss:.5g}" + (f"  {ips:.0f} img/s" if ips else ""), flush=True)
     t.ctx.progress(t.step, t.spec.steps, loss=loss, images_per_s=ips, force=at_end)
 
 
@@ -406,8 +430,11 @@ def log_images(t: Training) -> None:
     tb.add_images("images/denoised", denoised.clamp(0, 1), at)
     if not t.dp.main:  # every rank runs the forward passes (SyncBatchNorm syncs them), one writes
         return
-    save_png(image_grid(torch.cat([fixed, recon]), nrow=len(fixed)), t.ctx.artifact_path(run_layout.IMAGES, f"recon_{at:08d}.png"))
-    save_png(image_grid(torch.cat([fixed_noisy, denoised]), nrow=len(fixed)),
+    n = len(fixed)
+    save_png(labelled(image_grid(torch.cat([fixed, recon]), nrow=n), rows=RECON_ROWS, title=f"step {at}"),
+             t.ctx.artifact_path(run_layout.IMAGES, f"recon_{at:08d}.png"))
+    save_png(labelled(image_grid(torch.cat([fixed, fixed_noisy, denoised]), nrow=n), rows=DENOISE_ROWS,
+                      title=f"step {at}, corrupted with {FIXED_NOISE}"),
              t.ctx.artifact_path(run_layout.IMAGES, f"denoise_{at:08d}.png"))
 
 

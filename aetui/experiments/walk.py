@@ -28,6 +28,7 @@ from aetui import run_layout
 from aetui.defaults import WALK
 from aetui.experiments.bn import bn_mode
 from aetui.experiments.context import JobContext, JobFailed, StopRequested
+from aetui.experiments.labels import labelled
 from aetui.experiments.parent import heldout_images, load_parent
 from aetui.experiments.tensorboard import image_grid, save_png, writer
 from aetui.specs.experiments import WalkSpec
@@ -64,7 +65,7 @@ def run(spec: WalkSpec, ctx: JobContext) -> None:
                 if prev is not None:
                     sizes[n - 1] = (f - prev).flatten(1).norm(dim=1)
                 if n in frame_steps:
-                    grid = image_grid(f, nrow=nrow)
+                    grid = labelled(image_grid(f, nrow=nrow), title=f"step {n}/{spec.steps}")
                     name = f"frames/frame_{n:05d}.png"
                     save_png(grid, ctx.artifact_path(name))
                     frames.append(name)
@@ -88,7 +89,7 @@ def run(spec: WalkSpec, ctx: JobContext) -> None:
     finally:
         tb.close()
     save_gif(gif, ctx.artifact_path("walk.gif"))
-    save_png(filmstrip(film), ctx.artifact_path("filmstrip.png"))
+    save_png(filmstrip(film, sorted(film_steps)), ctx.artifact_path("filmstrip.png"))
     final = sizes_cpu[-1]
     results = {
         "mode": spec.mode, "steps": spec.steps, "chains": spec.chains, "start": spec.start, "bn": spec.bn,
@@ -180,10 +181,13 @@ def save_gif(frames: list[Any], path) -> None:
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=GIF_FRAME_MS, loop=0)
 
 
-def filmstrip(film: list[Any]):
-    """One row per chain (the first few), one column per picked frame, time left to right."""
+def filmstrip(film: list[Any], steps: list[int]):
+    """One row per chain (the first few), one column per picked frame, time left to right;
+    each column headed by its walk step, each row by its chain."""
     import torch
 
     tiles = torch.stack(film, dim=1)  # (chains, columns, 3, H, W)
     rows, cols = tiles.shape[:2]
-    return image_grid(tiles.reshape(rows * cols, *tiles.shape[2:]), nrow=cols)
+    grid = image_grid(tiles.reshape(rows * cols, *tiles.shape[2:]), nrow=cols)
+    return labelled(grid, rows=[f"chain {i + 1}" for i in range(rows)], cols=[str(s) for s in steps],
+                    title="walk step")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from aetui.durations import duration  # noqa: F401  (one formatter, shared with the CLI)
@@ -77,3 +78,21 @@ def fit(text: str, width: int, align: str = "left") -> str:
     if len(text) > width:
         return text[: width - 1] + "…" if width > 1 else text[:width]
     return text.rjust(width) if align == "right" else text.ljust(width)
+
+
+_COUNTED = re.compile(r"(.*\S) (\d+)/(\d+)")
+
+
+def phase(text: str, width: int) -> str:
+    """What a job does before its first step, in `width` cells: whole when it fits, else
+    its last word and percentage (`preparing data 300/2048` -> `data 15%`) or its first
+    word (`building the model` -> `building…`)."""
+    if len(text) <= width:
+        return text
+    counted = _COUNTED.fullmatch(text)
+    if counted:
+        what, done, total = counted.group(1), int(counted.group(2)), int(counted.group(3))
+        short = f"{what.split()[-1]} {100 * done // max(total, 1)}%"
+    else:
+        short = text.split()[0] + "…"
+    return fit(short, width)

@@ -3,6 +3,10 @@
 `form_fields(SpecType)` describes each field (its name, type, default, description,
 constraints); `parse_values` turns the form's texts back into a spec dict that
 `aetui.jobs.submit` validates with the same model. Nothing here knows Textual.
+
+A spec with a `model` and its `options` (training) gets the model as a choice and one
+field per option of that model (`option_fields`, from `aetui.models.catalog`, named
+`options.<name>`), not a JSON text: the form rebuilds them when the model changes.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from aetui.errors import UserError
 
 # fields the dashboard fills in itself and never shows (`code`: set when queued)
 HIDDEN = {"kind", "code"}
+OPTION_PREFIX = "options."  # a model option's field: `options.depth` is spec["options"]["depth"]
+DEFAULT_MODEL = "unet"  # the model a new training form starts with
 # fields naming the run an experiment starts from (filled with the selected run's id)
 PARENT_FIELDS = ("run", "run_id", "parent", "parent_id", "source", "source_run")
 
@@ -34,7 +40,18 @@ class FormField:
 
     @property
     def label(self) -> str:
-        return self.name.replace("_", " ")
+        return self.name.removeprefix(OPTION_PREFIX).replace("_", " ")
+
+    @property
+    def option(self) -> str | None:
+        """The model option this field sets, or None for a field of the spec itself."""
+        return self.name[len(OPTION_PREFIX):] if self.name.startswith(OPTION_PREFIX) else None
+
+    @property
+    def of_model(self) -> bool:
+        """A field that follows the chosen model: one of its options, or the JSON options
+        of your own model."""
+        return self.option is not None or self.name == "options"
 
     def text(self, value: Any) -> str:
         """How a value shows in a text input."""
@@ -101,10 +118,22 @@ def form_fields(spec_type: type, values: dict[str, Any] | None = None, *,
     values = values or {}
     own = set(getattr(spec_type, "__annotations__", {}))
     names = sorted(spec_type.model_fields, key=lambda n: n not in own)  # stable: keeps declaration order
+    with_options = {"model", "options"} <= set(spec_type.model_fields)
     out = []
     for name in names:
         info = spec_type.model_fields[name]
         if name in HIDDEN or name in hide:
+            continue
+        if with_options and name == "model":
+            from aetui.models.catalog import MODEL_NAMES
+
+            model = values.get("model") or DEFAULT_MODEL  # your own model (copied from its run) is offered too
+            out.append(FormField(name=name, type="choice", default=model, required=True, optional=False,
+                                 choices=MODEL_NAMES if model in MODEL_NAMES else (*MODEL_NAMES, model),
+                                 description=info.description or ""))
+            continue
+        if with_options and name == "options":
+            out += option_fields(values.get("model") or DEFAULT_MODEL, values.get("options") or {})
             continue
         inner, optional = _unwrap(info.annotation)
         kind, choices_ = _kind_of(inner)
@@ -128,6 +157,23 @@ def form_fields(spec_type: type, values: dict[str, Any] | None = None, *,
                              optional=optional, choices=choices_here, description=info.description or "",
                              constraint=_constraint(info)))
     return out
+
+
+def option_fields(model: str, values: dict[str, Any] | None = None) -> list[FormField]:
+    """One field per option of `model` (its defaults, or `values`), described as the CLI
+    describes them; for your own model (not in the catalog: its options are its own), one
+    JSON field of them."""
+    from aetui.models.catalog import OPTIONS
+
+    values = values or {}
+    if model not in OPTIONS:
+        return [FormField(name="options", type="json", default=dict(values), required=False, optional=False,
+                          description="your model's keyword arguments, as JSON")]
+    kinds = {int: "int", float: "float", bool: "bool", str: "str"}
+    return [FormField(name=OPTION_PREFIX + opt.name, type=kinds.get(opt.type, "str"),
+                      default=values.get(opt.name, opt.default), required=False, optional=opt.default is None,
+                      choices=(True, False) if opt.type is bool else (), description=opt.help)
+            for opt in OPTIONS.get(model, ())]
 
 
 def parse_value(field: FormField, raw: Any) -> Any:
@@ -169,6 +215,11 @@ def parse_values(fields: list[FormField], raw: dict[str, Any]) -> dict[str, Any]
     spec: dict[str, Any] = {}
     for f in fields:
         value = parse_value(f, raw.get(f.name))
+        if f.option is not None:  # a model option: into spec["options"] (the model's default when unset)
+            options = spec.setdefault("options", {})
+            if value is not None:
+                options[f.option] = value
+            continue
         if value is None and not f.required:
             continue
         spec[f.name] = value

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import sys
+from contextlib import redirect_stdout
 
 from aetui.errors import UserError
 from aetui.home import Home
@@ -37,8 +39,11 @@ def run_now(home: Home, job_id: int, *, device: str = "auto", quiet: bool = Fals
             def on_progress(step: int, total: int, loss: float | None) -> None:
                 bar.update(task, completed=step, total=total or None, loss=f"loss {loss:.4g}" if loss else "")
 
-            return execute(home, job_id, owner=owner_id(), device=device, on_progress=on_progress,
-                           should_stop=lambda: stop["asked"])
+            # what the job prints (its phases, model, loss lines: a worker's job log) goes to
+            # stderr here: stdout is the command's own answer (`--json`)
+            with redirect_stdout(sys.stderr):
+                return execute(home, job_id, owner=owner_id(), device=device, on_progress=on_progress,
+                               should_stop=lambda: stop["asked"])
     finally:
         signal.signal(signal.SIGINT, previous)
 

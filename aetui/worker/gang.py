@@ -293,5 +293,8 @@ class FollowerContext(JobContext):
     def progress(self, step, total, *, loss=None, images_per_s=None, force=False) -> None:
         pass
 
+    def phase(self, what, done=None, total=None) -> None:
+        pass
+
     def record(self, *, metrics=None, artifacts=None, results=None) -> None:
         pass

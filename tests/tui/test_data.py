@@ -132,33 +132,41 @@ def test_curve_is_cached_until_the_event_files_grow(tmp_path):
 def test_form_fields_come_from_the_spec_model():
     fields = {f.name: f for f in forms.form_fields(TrainSpec)}
     assert "kind" not in fields
-    assert fields["model"].required and fields["model"].type == "str"
+    assert fields["model"].required and fields["model"].type == "choice"
+    assert set(fields["model"].choices) == {"mlp", "unet", "attn-unet"} and fields["model"].default == "unet"
     from aetui.defaults import LIMITS
 
     assert fields["steps"].default == 2000 and fields["steps"].type == "int"
     assert fields["steps"].constraint == f">= 1, <= {LIMITS['steps']}"  # bounds, as the spec model has them
-    assert fields["lr"].type == "float" and fields["options"].type == "json"
+    assert fields["lr"].type == "float" and "options" not in fields
+    # the model's options are fields of their own, as the CLI's flags are, not a JSON text
+    assert fields["options.depth"].type == "int" and fields["options.depth"].default == 4
+    assert fields["options.depth"].label == "depth" and "downsamplings" in fields["options.depth"].description
+    assert fields["options.skips"].type == "bool" and fields["options.bottleneck"].optional
     assert fields["precision"].type == "choice" and fields["precision"].choices == ("auto", "fp32", "bf16")
     assert fields["compile"].choices == (None, True, False)
     assert fields["train_noise"].optional and "denoising" in fields["train_noise"].description
-    prefilled = {f.name: f for f in forms.form_fields(TrainSpec, {"model": "mlp", "steps": 7})}
+    prefilled = {f.name: f for f in forms.form_fields(TrainSpec, {"model": "mlp", "steps": 7,
+                                                                   "options": {"width": 64}})}
     assert prefilled["model"].default == "mlp" and prefilled["steps"].default == 7
+    assert prefilled["options.width"].default == 64 and "options.depth" not in prefilled  # mlp's own options
 
 
 def test_form_values_parse_and_fail_with_one_line():
     fields = forms.form_fields(TrainSpec)
     raw = {f.name: f.text(f.default) if f.type not in ("bool", "choice") else f.default for f in fields}
-    raw.update(model="unet", res="32", steps="100", options='{"depth": 2}')
+    raw.update(model="unet", res="32", steps="100", **{"options.depth": "2", "options.bottleneck": ""})
     spec = forms.parse_values(fields, raw)
-    assert spec["res"] == 32 and spec["steps"] == 100 and spec["options"] == {"depth": 2}
+    assert spec["res"] == 32 and spec["steps"] == 100
+    assert spec["options"] == {"base_width": 64, "depth": 2, "skips": False}  # no bottleneck: the default
     assert "train_noise" not in spec and "compile" not in spec  # unset optionals: the model's defaults
     assert TrainSpec.model_validate(spec).steps == 100
     with pytest.raises(UserError, match="steps: 'ten' is not a whole number"):
         forms.parse_values(fields, {**raw, "steps": "ten"})
     with pytest.raises(UserError, match="res: required"):
         forms.parse_values(fields, {**raw, "res": ""})
-    with pytest.raises(UserError, match="options: .* is not JSON"):
-        forms.parse_values(fields, {**raw, "options": "{depth"})
+    with pytest.raises(UserError, match="depth: 'two' is not a whole number"):
+        forms.parse_values(fields, {**raw, "options.depth": "two"})
 
 
 def test_table_rows_say_what_job_summary_says(seeded):

@@ -1,7 +1,9 @@
-"""Loss curves from a run's TensorBoard event files, cached per run.
+"""Scalar curves (the loss, or any scalar a run logged) from a run's TensorBoard event
+files, cached per run.
 
 A run's curve is re-read only when its event files grew (their total size is the cache
-key), so polling a finished run costs one `stat` per file.
+key), so polling a finished run costs one `stat` per file. `scalar_tags` lists what a
+run logged, whatever the names (a command job's own tags too): the scalar picker's list.
 """
 
 from __future__ import annotations
@@ -42,20 +44,37 @@ def read_scalars(run_dir: str | Path, tag: str = LOSS_TAG) -> list[tuple[int, fl
 
 
 def scalar_tags(run_dir: str | Path) -> list[str]:
-    """Every scalar tag a run's TensorBoard files hold, sorted: a built-in training's
-    `train/loss` and the rest, or whatever a command job wrote under `$AETUI_TB_DIR`."""
+    """Every scalar tag a run's TensorBoard files hold: a built-in training's `train/loss`
+    first, then the rest by name, or whatever a command job wrote under `$AETUI_TB_DIR`;
+    [] when there are none. Cached like the curves (re-read when the files grew)."""
+    tb = RunLayout.at(run_dir).tb
+    if not tb.is_dir():
+        return []
+    key = _files_key(tb)
+    cache_key = f"{tb}::*tags"
+    with _lock:
+        hit = _cache.get(cache_key)
+    if hit is not None and hit[0] == key:
+        return list(hit[1])
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    tb = RunLayout.at(run_dir).tb
     tags: set[str] = set()
-    for folder in sorted({f.parent for f in tb.rglob("events.out.tfevents.*")}) if tb.is_dir() else ():
-        acc = EventAccumulator(str(folder), size_guidance={"scalars": 1})
+    for folder in sorted({f.parent for f in tb.rglob("events.out.tfevents.*")}):
+        acc = EventAccumulator(str(folder), size_guidance={"scalars": 1})  # the names, not the points
         try:
             acc.Reload()
-        except Exception:  # a file being written or truncated
+        except Exception:  # a file being written or truncated: try again next poll
             continue
         tags.update(acc.Tags().get("scalars", []))
-    return sorted(tags)
+    ordered = sorted(tags, key=lambda t: (t != LOSS_TAG, t))
+    with _lock:
+        _cache[cache_key] = (key, ordered)  # type: ignore[assignment]
+    return list(ordered)
+
+
+def default_tag(tags: list[str]) -> str:
+    """What a run's plot shows first: the training loss, else the first scalar it logged."""
+    return LOSS_TAG if LOSS_TAG in tags or not tags else tags[0]
 
 
 def _load(tb: Path, tag: str) -> list[tuple[int, float]]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from store.states import JobStatus
-
-STOPPING = "stopping…"
+from store.states import JobStatus, is_stopping, shown_phase, shown_status
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class JobRow:
             step=job.step or 0, total_steps=job.total_steps or 0, loss=job.loss, images_per_s=job.images_per_s,
             eta_s=job.eta_s, parent_id=job.parent_id, error=job.error, last_line=getattr(job, "last_line", None),
             created_at=job.created_at, updated_at=job.updated_at, started_at=job.started_at,
-            stopping=bool(getattr(job, "cancel_requested", False)) and job.status == JobStatus.RUNNING,
+            stopping=is_stopping(job.status, getattr(job, "cancel_requested", False)),
         )
 
     @property
@@ -61,7 +59,12 @@ class JobRow:
     @property
     def shown_status(self) -> str:
         """The status as the dashboard says it: `stopping…` while a cancel is on its way."""
-        return STOPPING if self.stopping else self.status
+        return shown_status(self.status, self.stopping)
+
+    @property
+    def phase(self) -> str | None:
+        """What a running job does before its first step (`preparing data 300/2048`), or None."""
+        return shown_phase(self.status, self.kind, self.last_line)
 
     @property
     def title(self) -> str:

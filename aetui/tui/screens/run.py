@@ -1,5 +1,6 @@
-"""One run: its summary and latest result image on top, then tabs for the loss curve,
-the log (followed while it runs), the spec, the attempts and the checkpoints.
+"""One run: its summary and latest result image on top, then tabs for the loss curve (or
+any scalar the run logged: `s` picks it), the log (followed while it runs), the spec, the
+attempts and the checkpoints.
 
 Three thread workers feed it: the detail (store rows + result files, re-read every
 second while the job is active), the curve (TensorBoard, re-read when the event files
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.columns import Columns
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -27,6 +29,7 @@ from aetui.run_summary import summary
 from aetui.status_style import colour
 from aetui.tui import format as fmt
 from aetui.run_layout import RunLayout
+from aetui.tui.data.curves import LOSS_TAG
 from aetui.tui.data.results import Results
 from aetui.tui.data.rows import JobRow
 from aetui.tui.messages import OpDone
@@ -68,9 +71,9 @@ class DetailLoaded(Message):
 
 
 class CurveLoaded(Message):
-    def __init__(self, points: list[tuple[int, float]]) -> None:
+    def __init__(self, points: list[tuple[int, float]], tag: str, tags: list[str]) -> None:
         super().__init__()
-        self.points = points
+        self.points, self.tag, self.tags = points, tag, tags
 
 
 class LogLines(Message):
@@ -90,6 +93,8 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     t.add_row("status", status)
     if row.total_steps:
         t.add_row("progress", f"{row.step}/{row.total_steps} {fmt.bar(row.fraction, 12)} {row.fraction * 100:.0f}%")
+    if row.phase:  # before the first step: what takes the time
+        t.add_row("doing", Text(row.phase, style="bold"))
     live = [f"loss {fmt.num(row.loss)}" if row.loss is not None else "",
             f"{fmt.rate(row.images_per_s)} img/s" if row.images_per_s and row.status == JobStatus.RUNNING else "",
             f"ETA {fmt.duration(row.eta_s)}" if row.eta_s and row.status == JobStatus.RUNNING else ""]
@@ -99,12 +104,12 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     where = f"{device}" + (f" on {d['host']}" if d.get("host") else "") + f"  (asked {d.get('requested_device')})"
     t.add_row("device", where)
     t.add_row("priority", str(d.get("priority", 0)))
-    times = [("created", d.get("created_at")), ("started", d.get("started_at")), ("ended", d.get("ended_at"))]
-    t.add_row("times", "  ".join(f"{k} {v.replace('T', ' ')[:19]}" for k, v in times if v) or "—")
+    times = [f"{k} {local_time(d[f'{k}_at'])}" for k in ("created", "started", "ended") if d.get(f"{k}_at")]
+    t.add_row("times", whole_items(times) if times else "—")
     m = d.get("metrics") or {}
     shown = summary(m)
     if shown:
-        t.add_row("metrics", "  ".join(f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in shown))
+        t.add_row("metrics", whole_items([f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in shown]))
     if d.get("parent_id"):
         t.add_row("parent", f"#{d['parent_id']}")
     if d.get("children"):
@@ -116,6 +121,23 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     if d.get("run_dir"):
         t.add_row("folder", d["run_dir"])
     return t
+
+
+def whole_items(items: list[str]) -> Columns:
+    """`items` side by side as the width allows, each kept whole: a narrow summary wraps
+    between `started 2024-06-01 10:01:01` and the next, never inside a date and time or
+    between a metric's name and its value."""
+    return Columns([Text(item, no_wrap=True, overflow="ellipsis") for item in items], padding=(0, 2))
+
+
+def local_time(iso_text: str) -> str:
+    """An ISO time of `job_detail` (UTC) as the local `YYYY-MM-DD HH:MM:SS` of the table."""
+    from datetime import datetime
+
+    try:
+        return fmt.stamp(datetime.fromisoformat(iso_text).timestamp())
+    except ValueError:
+        return iso_text
 
 
 def spec_table(d: dict[str, Any]) -> Group:
@@ -137,12 +159,13 @@ def attempts_table(d: dict[str, Any]) -> Table | Text:
         return Text("no attempts yet: the job has not been claimed by a worker", style="dim")
     t = Table(box=None, padding=(0, 1), expand=False, header_style="bold")
     for col in ("#", "outcome", "steps", "device", "worker", "started", "ended", "error"):
-        t.add_column(col, overflow="fold")
+        # times and counts stay whole (a wrap inside `12-02 13:17` misreads); the rest folds
+        t.add_column(col, overflow="fold", no_wrap=col in ("#", "steps", "started", "ended"))
     for a in rows:
         steps = f"{a['start_step']}→{a['end_step'] if a['end_step'] is not None else '…'}"
         t.add_row(str(a["number"]), Text(a["outcome"], style=colour(a["outcome"])), steps,
-                  a.get("device") or "", a.get("worker") or "", (a.get("started_at") or "")[5:16].replace("T", " "),
-                  (a.get("ended_at") or "")[5:16].replace("T", " "), a.get("error") or "")
+                  a.get("device") or "", a.get("worker") or "", local_time(a["started_at"])[5:16] if a.get("started_at") else "",
+                  local_time(a["ended_at"])[5:16] if a.get("ended_at") else "", a.get("error") or "")
     return t
 
 
@@ -152,7 +175,7 @@ def checkpoints_table(items: list[tuple[str, int, float]]) -> Table | Text:
     t = Table(box=None, padding=(0, 1), header_style="bold")
     t.add_column("file")
     t.add_column("size", justify="right")
-    t.add_column("written")
+    t.add_column("written", no_wrap=True)
     for name, size, mtime in items:
         t.add_row(name, fmt.size(size), fmt.stamp(mtime))
     return t
@@ -166,6 +189,7 @@ class RunScreen(JobActions, GraphicsScreen):
         Binding("r", "results", "Results"),
         Binding("f", "follow", "Follow log"),
         Binding("L", "log_scale", "Log scale", show=False),
+        Binding("s", "pick_scalar", "Plot a scalar", show=False, tooltip="plot any scalar the run logged"),
         Binding("y", "copy_requeue", "Copy requeue cmd", show=False),
         *[Binding(str(n + 1), f"tab('{name}')", name.capitalize(), show=False) for n, name in enumerate(TABS)],
         *JOB_BINDINGS,
@@ -179,6 +203,9 @@ class RunScreen(JobActions, GraphicsScreen):
         self._busy: set[str] = set()
         self._tb_points: list[tuple[int, float]] = []
         self._live_points: dict[int, float] = {}  # (step, loss) seen in the store while watching
+        self.tag: str | None = None  # the scalar plotted (None: the loss, else the first logged)
+        self._tags: list[str] = []  # every scalar the run logged, for the picker
+        self._shown_tag = LOSS_TAG
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), id="run-title", markup=False)
@@ -240,14 +267,17 @@ class RunScreen(JobActions, GraphicsScreen):
 
     @work(thread=True, exclusive=True, group="run-curve", exit_on_error=False)
     def _load_curve(self) -> None:
-        from aetui.tui.data.curves import read_scalars
+        from aetui.tui.data.curves import default_tag, read_scalars, scalar_tags
 
         run_dir = self.app.home.run_dir(self.row.id) if self.data is None else self.data.detail.get("run_dir")
+        tag = self.tag or LOSS_TAG
         try:
-            points = read_scalars(run_dir) if run_dir else []
+            tags = scalar_tags(run_dir) if run_dir else []
+            tag = self.tag or default_tag(tags)
+            points = read_scalars(run_dir, tag) if run_dir else []
         except Exception:
-            points = []
-        self.post_message(CurveLoaded(points))
+            tags, points = [], []
+        self.post_message(CurveLoaded(points, tag, tags))
 
     @work(thread=True, exclusive=True, group="run-log", exit_on_error=False)
     def _load_log(self) -> None:
@@ -292,19 +322,24 @@ class RunScreen(JobActions, GraphicsScreen):
         else:
             caption.update("")
         if first and data.row.kind != "train":
-            self.query_one(LossPlot).empty_text = f"a {data.row.kind} job has no training loss: r opens its results"
+            self.query_one(LossPlot).empty_text = f"a {data.row.kind} job has no training loss: r opens its results, s plots a scalar it logged"
 
     def on_curve_loaded(self, message: CurveLoaded) -> None:
         self._busy.discard("curve")
-        self._tb_points = message.points
+        if message.tag != (self.tag or message.tag):  # read before another scalar was picked
+            return
+        self._tb_points, self._tags, self._shown_tag = message.points, message.tags, message.tag
         self._plot_loss()
 
     def _plot_loss(self) -> None:
         """TensorBoard's points, then the live losses seen in the store past the last one
         TensorBoard has flushed (its writer flushes every couple of minutes)."""
+        tag = self._shown_tag
         last = self._tb_points[-1][0] if self._tb_points else -1
-        live = sorted((s, v) for s, v in self._live_points.items() if s > last)
-        self.query_one(LossPlot).set_series([series(f"#{self.row.id}", [*self._tb_points, *live], 0)])
+        live = sorted((s, v) for s, v in self._live_points.items() if s > last) if tag == LOSS_TAG else []
+        plot = self.query_one(LossPlot)
+        plot.set_axes("level #" if tag.startswith("sweep/") else "step", "loss" if tag == LOSS_TAG else tag)
+        plot.set_series([series(f"#{self.row.id}", [*self._tb_points, *live], 0)])
 
     def on_log_lines(self, message: LogLines) -> None:
         self._busy.discard("log")
@@ -321,6 +356,19 @@ class RunScreen(JobActions, GraphicsScreen):
         if log.auto_scroll:
             log.scroll_end(animate=False)
         self.notify("following the log" if log.auto_scroll else "log paused (f follows again)")
+
+    def action_pick_scalar(self) -> None:
+        from aetui.tui.screens.scalar_picker import ScalarPicker
+
+        self.app.push_screen(ScalarPicker(self._tags, self._shown_tag), self._scalar_chosen)
+
+    def _scalar_chosen(self, tag: str | None) -> None:
+        if tag is None:
+            return
+        self.tag = tag
+        self.action_tab("loss")
+        self._busy.discard("curve")
+        self._load_curve()
 
     def action_log_scale(self) -> None:
         plot = self.query_one(LossPlot)

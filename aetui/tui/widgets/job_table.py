@@ -112,6 +112,8 @@ def cell_text(row: JobRow, key: str, width: int) -> str:
         since = fmt.duration(time.time() - row.started_at) if row.status == JobStatus.RUNNING and row.started_at else ""
         return " ".join(t for t in (since, row.last_line or "") if t)
     if key == "progress":
+        if row.phase:  # before its first step: what it does, not 0/2000
+            return fmt.phase(row.phase, width)
         steps = f"{row.step}/{row.total_steps}" if row.total_steps else ""
         bar_w = width - len(steps) - 1
         return steps.ljust(len(steps)) + (" " + fmt.bar(row.fraction, bar_w) if bar_w >= 3 else "")
@@ -446,7 +448,7 @@ class JobTable(ScrollView, can_focus=True):
             style = base
             if col.key == "status":
                 style = base + status_style
-            if col.key == "progress" and row.total_steps:
+            if col.key == "progress" and row.total_steps and not row.phase:
                 steps = text.split(" ", 1)[0]
                 rest = text[len(steps):]
                 bar_style = base + (status_style if row.status != JobStatus.RUNNING else
