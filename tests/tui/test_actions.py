@@ -10,7 +10,7 @@ import time
 import pytest
 
 from aetui.tui.screens.confirm import ConfirmScreen
-from aetui.tui.screens.launch import LaunchScreen
+from aetui.tui.screens.launch import FROM_RUN_HIDDEN, LaunchScreen
 from aetui.tui.screens.main import MainScreen
 from aetui.tui.screens.prompt import PromptScreen
 from aetui.tui.screens.run import RunScreen
@@ -246,7 +246,8 @@ def test_launch_experiments_from_a_finished_training_run(seeded):
             if screen.kind != kind:
                 screen.query_one("#launch-kind").value = kind
                 await until(pilot, lambda: screen.form is not None
-                            and screen.form.fields == forms.form_fields(forms.spec_type(kind), hide=("checkpoint",)),
+                            and [f.name for f in screen.form.fields] == [
+                                f.name for f in forms.form_fields(forms.spec_type(kind), hide=FROM_RUN_HIDDEN)],
                             what=f"{kind} form")
             await settle(pilot)
             if kind == "sweep":

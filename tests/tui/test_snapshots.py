@@ -12,13 +12,14 @@ from .helpers import make_app, ready, select_job, settle, until
 
 
 async def _pictures_drawn(pilot) -> None:
-    """Every picture on the screen decoded (each decodes in a thread of its own, so the
-    workers being done is not enough: their results still travel as messages)."""
+    """Every picture on the screen decoded from the file it now names (each decodes in a
+    thread of its own, so the workers being done is not enough: their results still travel
+    as messages; after a move to the next picture the previous one stays until then)."""
     from aetui.tui.widgets.image_view import ImageView
 
     def drawn() -> bool:
         views = [v for v in pilot.app.screen.query(ImageView) if v.path is not None and v.display]
-        return all(v.image is not None or v.placeholder.startswith("cannot read") for v in views)
+        return all(v.shows_path for v in views)
 
     await until(pilot, drawn, what="pictures decoded")
     await settle(pilot)

@@ -21,6 +21,9 @@ from aetui.tui.widgets.ordered_input import OrderedInput
 from aetui.tui.widgets.spec_form import SpecForm
 
 
+# launched from a run, the run is the model: no outside checkpoint file or model file
+FROM_RUN_HIDDEN = ("checkpoint", "model")
+
 class LaunchScreen(ModalScreen[list[int] | None]):
     """Dismisses with the ids of the queued jobs, or None when cancelled.
 
@@ -135,8 +138,7 @@ class LaunchScreen(ModalScreen[list[int] | None]):
         pf = parent_field(st)
         if pf and self.source_run is not None:
             values[pf] = self.source_run.id
-        # launched from a run, the run is the model: no outside checkpoint file or model file
-        hide = ("checkpoint", "model") if self.source_run is not None and kind != "train" else ()
+        hide = FROM_RUN_HIDDEN if self.source_run is not None and kind != "train" else ()
         choices = self._model_choices() if self.source_run is not None and kind != "train" else None
         return SpecForm(form_fields(st, values, hide=hide, choices=choices), id=f"launch-spec-{kind}")
 

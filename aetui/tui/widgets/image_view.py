@@ -50,6 +50,7 @@ class ImageView(Widget):
     def __init__(self, path: Path | None = None, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._image: "Image | None" = None
+        self._image_path: Path | None = None  # the file the shown image came from
         self._strips: tuple[tuple[int, int, int], list[Strip]] | None = None
         self._kitty_id = _new_image_id()
         self._emitted: tuple | None = None
@@ -64,6 +65,12 @@ class ImageView(Widget):
     def image(self) -> "Image | None":
         return self._image
 
+    @property
+    def shows_path(self) -> bool:
+        """The picture on screen is the one `path` names (after a change of `path`, the
+        previous picture stays until the new one is decoded)."""
+        return self.path is not None and self._image_path == self.path
+
     def on_mount(self) -> None:
         if self.path is not None:
             self._decode(self.path)
@@ -77,6 +84,7 @@ class ImageView(Widget):
     def show(self, image: "Image | None") -> None:
         """Show an already decoded image (or nothing)."""
         self._image = image
+        self._image_path = None
         self._strips = None
         self._emitted = None
         self.refresh()
@@ -94,6 +102,7 @@ class ImageView(Widget):
         if message.image is None:
             self.placeholder = f"cannot read {message.path.name}"
         self.show(message.image)
+        self._image_path = message.path
 
     # ---- half-block drawing -------------------------------------------------------------
     def _halfblock_strips(self, width: int, height: int) -> list[Strip]:
