@@ -13,7 +13,7 @@ import pytest
 from store import open_db, queries, queue
 from tests.conftest import TINY, aetui, aetui_json, aetui_proc
 
-STEPS = ["--steps", "20"]
+STEPS = ["--steps", "10"]  # one checkpoint (TINY checkpoints every 10 steps), then final.pt
 
 
 def run_worker(home: Path) -> None:
