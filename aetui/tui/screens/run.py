@@ -91,6 +91,10 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     if d.get("attempts"):
         status.append(f"  attempt {len(d['attempts'])}", style="dim")
     t.add_row("status", status)
+    if d.get("tags"):  # what the user said about the job, near the top (t and e change them)
+        t.add_row("tags", Text(" ".join(d["tags"]), style="cyan"))
+    if d.get("note"):
+        t.add_row("note", d["note"])
     if row.total_steps:
         t.add_row("progress", f"{row.step}/{row.total_steps} {fmt.bar(row.fraction, 12)} {row.fraction * 100:.0f}%")
     if row.phase:  # before the first step: what takes the time
@@ -112,10 +116,6 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
         t.add_row("metrics", whole_items([f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in shown]))
     if used := usage_line(d.get("usage")):
         t.add_row("used", used)
-    if d.get("tags"):
-        t.add_row("tags", Text(" ".join(d["tags"]), style="cyan"))
-    if d.get("note"):
-        t.add_row("note", d["note"])
     if d.get("parent_id"):
         t.add_row("parent", f"#{d['parent_id']}")
     if d.get("children"):
