@@ -294,7 +294,7 @@ def note(home: Home, job_id: int, text: str) -> Any:
     """Replace a job's note; an empty text removes it."""
     from store.queue import set_note
 
-    text = " ".join(text.split())
+    text = "".join(c for c in " ".join(text.split()) if c.isprintable())  # one line, no control characters
     if len(text) > NOTE_LIMIT:
         raise UserError(f"the note is {len(text)} characters long; at most {NOTE_LIMIT}")
     with _queue_errors():

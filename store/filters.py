@@ -15,6 +15,7 @@ store; `store.queries` turns the terms into SQL, the one place a filter is evalu
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -39,9 +40,10 @@ class Term:
     def number(self) -> float | None:
         """The value as a number, when it is one (compare terms are numeric then)."""
         try:
-            return float(self.value)
+            number = float(self.value)
         except ValueError:
             return None
+        return number if math.isfinite(number) else None
 
 
 def parse(text: str) -> list[Term]:
