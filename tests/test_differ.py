@@ -57,8 +57,13 @@ def test_tensorboard_names_carry_the_differing_settings(grid):
     names = run_names(rows)
     assert names["1 lr=0.001 seed=1"] == h.run_dir(1)  # the folder keeps its path
     assert f"{sweep} sweep sweep mix [0.5] bn=train of #1" in names  # alone of its kind: its label
-    spec = logdir_spec(names)
-    assert spec.count(",") == len(names) - 1 and f"1 lr=0.001 seed=1:{h.run_dir(1)}" in spec.split(",")
+    from tensorboard.backend.event_processing.data_ingester import _parse_event_files_spec
+
+    from aetui.cli.work_cmds import _tb_spec
+
+    spec = _tb_spec(h)  # what `aetui tb` hands TensorBoard, read back by TensorBoard's own parser
+    assert spec == logdir_spec(names)
+    assert _parse_event_files_spec(spec) == {str(path): name for name, path in names.items()}
     assert logdir_spec({"a": Path("/x,y")}) is None  # a comma in a path: plain --logdir
 
 
