@@ -3,7 +3,7 @@
     done            a status word: the status field only (never a label that contains it)
     train           a kind word: the kind field only (`train done` no longer matches a
                     sweep whose label says bn=train)
-    #12 or 12       the job with that id (a number also matches text)
+    #12 or 12       the job with that id, or text that contains the word
     tag:best        jobs tagged `best`
     lr=1e-3         a setting of the spec (or a model option) or a metric of the run:
     heldout_mse<0.01  compared as numbers when the value is one; =, !=, <, <=, >, >=
@@ -61,7 +61,7 @@ def parse(text: str) -> list[Term]:
         elif (m := _COMPARE.fullmatch(word)) is not None:
             terms.append(Term("compare", m.group(3), key=m.group(1), op=m.group(2)))
         elif low.lstrip("#").isdigit() and len(low) < 19:
-            terms.append(Term("id", low.lstrip("#")))
+            terms.append(Term("id", low))  # the job, or text with the word (`#12`: "sweep of #12")
         else:
             terms.append(Term("text", low))
     return terms

@@ -105,13 +105,13 @@ def _condition(term, dialect: str):
         return exists().where(JobTag.job_id == Job.id, JobTag.tag == term.value)
     if term.what == "compare":
         return _compare(term, dialect)
-    word = term.value
+    word = term.value  # `#12` matches job 12 and text with "#12" (sweeps of #12), as it did
     conds = [func.lower(col).contains(word, autoescape=True)
              for col in (Job.label, Job.kind, func.coalesce(Job.assigned_device, Job.device),
                          func.coalesce(Job.note, ""))]
     conds.append(func.lower(cast(Job.spec["model"].as_string(), String)).contains(word, autoescape=True))
     if term.what == "id":
-        conds.append(Job.id == int(word))
+        conds.append(Job.id == int(word.lstrip("#")))
     return or_(*conds)
 
 
