@@ -1,15 +1,15 @@
-"""Which settings differ within a set of specs, and how to say them in a few words.
+"""The settings that differ within a set of specs, said in a few words.
 
-One function (`differing`) decides it for every place that tells runs apart: the labels
-of a grid's jobs (`aetui.jobs.submit`), the names TensorBoard shows (`aetui.tb_launch`)
-and the Compare screen's table of settings. Specs are the stored JSON dicts; a model's
-options count as settings of their own (`base_width`, not `options`). Standard library
-only: the CLI, the dashboard and the store's readers import it cheaply.
+Which settings differ is `aetui.spec_diff.differing_settings` (the report uses it too);
+this module names them as users type them, a model's options by their own name
+(`base_width=4`, as the filter `base_width=4` and a training label say it), and words
+them for the labels of a grid's jobs (`aetui.jobs.submit`), the names TensorBoard shows
+(`aetui.tb_launch`) and the Compare screen's table. Standard library only: the CLI and
+the dashboard import it cheaply.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any, Iterable
 
 # what names a kind of job, not one of its settings
@@ -28,11 +28,10 @@ def flat(spec: dict[str, Any]) -> dict[str, Any]:
 def differing(specs: Iterable[dict[str, Any]]) -> list[str]:
     """The settings whose values are not all the same across the specs (a setting one
     spec lacks differs too), in the order they first appear. One spec: none."""
+    from aetui.spec_diff import differing_settings
+
     flats = [flat(s) for s in specs]
-    if len(flats) < 2:
-        return []
-    keys = list(dict.fromkeys(k for f in flats for k in f))
-    return [k for k in keys if len({_key(f.get(k, MISSING)) for f in flats}) > 1]
+    return list(differing_settings(flats)) if len(flats) > 1 else []
 
 
 def show(value: Any) -> str:
@@ -63,6 +62,3 @@ def labelled(label: str, spec: dict[str, Any], keys: Iterable[str]) -> str:
     extra = describe(spec, keys, skip=label)
     return f"{label} {extra}".strip() if extra else label
 
-
-def _key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
