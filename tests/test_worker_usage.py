@@ -23,6 +23,9 @@ class OneCard:
     def nvmlInit(self) -> None:
         pass
 
+    def nvmlShutdown(self) -> None:
+        pass
+
     def nvmlDeviceGetCount(self) -> int:
         return 1
 
@@ -48,6 +51,7 @@ def test_worker_records_gpu_memory_utilization_and_cpu_time(home, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "pynvml", OneCard())
     monkeypatch.setattr(nvml, "_state", {})
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     h = Home.resolve(home)
     (job,) = queue.enqueue_many(h.db, [dict(kind="noop", spec={"steps": 3, "sleep_s": 0.2}, label="noop")],
                                 run_root=str(h.runs))

@@ -214,7 +214,7 @@ class Worker:
                                 stdin=subprocess.DEVNULL, env=env, preexec_fn=lambda: _child_preexec(me))
         from aetui.worker.usage import UsageMeter
 
-        meter = UsageMeter(proc.pid, [device], alone=self.per_device == 1)
+        meter = UsageMeter(proc.pid, device.split(","), alone=self.per_device == 1)
         self.children[job_id] = Child(job_id, device, proc, files=[out, err], meter=meter)
         queue.record_pid(self.home.db, job_id=job_id, owner=self.owner, pid=proc.pid)
         self.log(f"job {job_id}: started on {device} (pid {proc.pid})")

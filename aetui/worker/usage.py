@@ -49,7 +49,10 @@ class UsageMeter:
 
     def __init__(self, pid: int, devices: list[str], *, alone: bool = True) -> None:
         self.pid = pid
-        self.indices = [int(d.split(":", 1)[1]) for d in devices if d.startswith("cuda:")]
+        from aetui.worker.devices import _nvml_ids
+
+        # how NVML names each device (through the worker's own CUDA_VISIBLE_DEVICES)
+        self.idents = [i for i in (_nvml_ids(d.strip()) for d in devices) if i is not None]
         self.alone = alone  # no other job on these devices: their used memory is the job's
         self.mem_peak: int | None = None
         self.util_sum, self.util_n = 0.0, 0
@@ -59,11 +62,12 @@ class UsageMeter:
         cpu = cpu_seconds(self.pid)
         if cpu is not None:
             self.cpu_s = max(cpu, self.cpu_s or 0.0)
-        if self.indices:
+        if self.idents:
             self._sample_gpus()
 
     def _sample_gpus(self) -> None:
         from aetui.nvml import module
+        from aetui.worker.devices import _nvml_handle
 
         nv = module()
         if nv is None:
@@ -71,8 +75,8 @@ class UsageMeter:
         tree = process_tree(self.pid)
         mem, utils, matched = 0, [], False
         try:
-            for i in self.indices:
-                h = nv.nvmlDeviceGetHandleByIndex(i)
+            for ident in self.idents:
+                h = _nvml_handle(nv, ident)
                 utils.append(nv.nvmlDeviceGetUtilizationRates(h).gpu / 100.0)
                 try:
                     procs = nv.nvmlDeviceGetComputeRunningProcesses(h)
