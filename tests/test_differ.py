@@ -14,13 +14,15 @@ import pytest
 from tests.conftest import TINY, aetui, aetui_json
 
 
-@pytest.fixture
-def grid(home):
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
     """A grid of four training jobs (lr x seed) and a sweep-looking job with `bn=train` in
-    its label; jobs 1 and 2 done with metrics."""
+    its label; jobs 1 and 2 done with metrics. One home for the module: each test uses
+    tags of its own."""
     from aetui.home import Home
     from store import queue
 
+    home = tmp_path_factory.mktemp("differ") / "home"
     jobs = aetui_json(home, "queue", *TINY, "--steps", "5", "--lr", "1e-3,1e-4", "--seed", "1,2", "--device", "cpu")
     h = Home.resolve(home)
     for job_id, mse in ((jobs[0]["id"], 0.005), (jobs[1]["id"], 0.02)):
@@ -88,20 +90,25 @@ def test_filters_by_setting_metric_and_tag_and_tags_and_notes(grid):
     assert ids(home, "tag:baseline") == []
     aetui(home, "note", str(jobs[3]), "diverges", "after", "1k", "steps")
     assert ids(home, "diverges") == [jobs[3]]
+    aetui(home, "tag", str(jobs[2]), "best", "--remove")
+    assert ids(home, "tag:best") == [jobs[3]]
     shown = aetui(home, "show", str(jobs[3])).stdout
     assert "tags      best" in shown and "note      diverges after 1k steps" in shown
     detail = aetui_json(home, "show", str(jobs[3]))
     assert detail["tags"] == ["best"] and detail["note"] == "diverges after 1k steps"
+    aetui(home, "tag", str(jobs[3]), "best", "--remove")
+    aetui(home, "note", str(jobs[3]))  # no text: the note goes
+    assert aetui_json(home, "show", str(jobs[3]))["note"] is None and ids(home, "tag:best") == []
 
 
 def test_runs_csv_has_settings_metrics_tags_and_notes(grid):
     home, jobs, _ = grid
-    aetui(home, "tag", str(jobs[0]), "best")
+    aetui(home, "tag", str(jobs[0]), "exported")
     rows = list(csv.DictReader(io.StringIO(aetui(home, "runs", "train", "--csv").stdout)))
     by_id = {int(r["id"]): r for r in rows}
     assert sorted(by_id) == jobs
     first = by_id[jobs[0]]
-    assert (first["tags"], first["lr"], first["seed"], first["base_width"]) == ("best", "0.001", "1", "4")
+    assert (first["tags"], first["lr"], first["seed"], first["base_width"]) == ("exported", "0.001", "1", "4")
     assert float(first["heldout_mse"]) == 0.005 and by_id[jobs[2]]["heldout_mse"] == ""
 
 
