@@ -1,5 +1,5 @@
 """Runs that say how they differ, in the dashboard (issue 14): status and kind words
-filter their fields only, tags (`t`) and filters by tag, setting and metric, the run
+filter their fields only, tags (`t`), notes (`a`) and filters by tag, setting and metric, the run
 view's tags, note and usage, and Compare's table of the settings that differ with the
 final and held-out losses."""
 
@@ -31,7 +31,7 @@ async def filter_by(pilot, text: str) -> None:
 
 def test_filters_tags_run_view_and_compare(seeded):
     from store import queue
-    from store.queries import tags_for
+    from store.queries import get_job, tags_for
 
     home, ids = seeded
     done, failed = ids["done"], ids["failed"]
@@ -60,6 +60,9 @@ def test_filters_tags_run_view_and_compare(seeded):
         await pilot.press("t")
         await pilot.press(*"best", "enter")
         await until(pilot, lambda: tags_for(home.db, [done]).get(done) == ["best"], what="tag stored")
+        await pilot.press("a")  # annotate: the note, its text ready to edit
+        await pilot.press("end", *" v2", "enter")
+        await until(pilot, lambda: get_job(home.db, done).note == "the baseline v2", what="note stored")
         await filter_by(pilot, "tag:best")
         assert table_ids(pilot) == [done]
 
@@ -68,7 +71,7 @@ def test_filters_tags_run_view_and_compare(seeded):
                     what="run view loaded")
         await settle(pilot)
         text = screen_text(pilot.app)
-        assert "best" in text and "the baseline" in text, text  # near the top: on screen
+        assert "best" in text and "the baseline v2" in text, text  # near the top: on screen
         summary = plain(pilot.app.screen.query_one("#run-summary"))  # the summary box scrolls
         assert "used     GPU mem peak 3.00 GiB · GPU util 50% · CPU 1m15s" in summary, summary
         await pilot.press("escape")

@@ -35,7 +35,7 @@ JOB_BINDINGS = [
     Binding("plus", "priority_step(1)", "Priority +1", show=False),
     Binding("minus", "priority_step(-1)", "Priority -1", show=False),
     Binding("t", "tag_job", "Tags", show=False, tooltip="the job's tags, space-separated (filter: tag:NAME)"),
-    Binding("e", "note_job", "Note", show=False, tooltip="a free-text note on the job"),
+    Binding("a", "note_job", "Note", show=False, tooltip="annotate: a free-text note on the job"),
     Binding("D,delete", "delete_job", "Delete job", show=False, tooltip="rows and run folder, after a yes"),
     Binding("w", "start_worker", "Start worker", show=False, tooltip="aetui worker --detach"),
     Binding("W", "stop_worker", "Stop worker", show=False,

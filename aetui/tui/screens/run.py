@@ -91,7 +91,7 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     if d.get("attempts"):
         status.append(f"  attempt {len(d['attempts'])}", style="dim")
     t.add_row("status", status)
-    if d.get("tags"):  # what the user said about the job, near the top (t and e change them)
+    if d.get("tags"):  # what the user said about the job, near the top (t and a change them)
         t.add_row("tags", Text(" ".join(d["tags"]), style="cyan"))
     if d.get("note"):
         t.add_row("note", d["note"])
