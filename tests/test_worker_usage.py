@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from aetui import nvml
-from aetui.worker.usage import process_tree
 from tests.conftest import aetui, aetui_json
 
 GiB = 2**30
@@ -39,8 +39,12 @@ class OneCard:
         return SimpleNamespace(used=70 * GiB, total=80 * GiB, free=10 * GiB)
 
     def nvmlDeviceGetComputeRunningProcesses(self, h):
-        """Every process under this test's (the worker's children): 3 GiB each."""
-        return [SimpleNamespace(pid=p, usedGpuMemory=3 * GiB) for p in process_tree(os.getpid()) - {os.getpid()}]
+        """The children of this process (the in-process worker's: the job's child): 3 GiB
+        each. Not their own children: the job's child runs `git rev-parse` for a moment,
+        which holds no GPU memory."""
+        me = os.getpid()
+        kids = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+        return [SimpleNamespace(pid=int(p), usedGpuMemory=3 * GiB) for p in kids]
 
 
 @pytest.mark.slow

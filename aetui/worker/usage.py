@@ -23,8 +23,10 @@ def process_tree(pid: int) -> set[int]:
     tree, frontier = {pid}, [pid]
     while frontier:
         p = frontier.pop()
-        try:
-            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        kids: list[str] = []
+        try:  # each thread's children: a process started from any thread of it
+            for task in Path(f"/proc/{p}/task").iterdir():
+                kids += (task / "children").read_text().split()
         except OSError:
             continue
         for k in map(int, kids):
