@@ -20,6 +20,7 @@ TRAIN: dict[str, Any] = {
     "checkpoint_minutes": 5.0,
     "log_every": 25,
     "image_every": 250,
+    "eval_every": 250,  # the held-out MSE curve (TensorBoard heldout/mse); cheap: one pass over the held-out split
     "heldout_fraction": 0.1,
     "precision": "auto",  # bf16 autocast on CUDA, fp32 elsewhere
     "gpus": 1,
@@ -58,7 +59,7 @@ PROBE: dict[str, Any] = {"layer": "output", "iters": 500, "lr": 0.1, "images": 4
 # job is queued, not discovered as a MemoryError or a week-long run. The spec models, the
 # CLI and the dashboard all read this table.
 LIMITS: dict[str, int] = {
-    "steps": 100_000_000,  # training steps; also checkpoint_every, log_every, image_every
+    "steps": 100_000_000,  # training steps; also checkpoint_every, log_every, image_every, eval_every
     "batch_size": 65_536,
     "builtin_images": 1_000_000,  # builtin:N
     "width": 65_536,  # mlp --width, u-net --base-width

@@ -75,8 +75,13 @@ def submit(home: Home, kind: str, specs: list[dict[str, Any]], *, priority: int 
     for spec in parsed:
         _check_devices(spec, device)
     check_runs_root(home.runs)  # UserError: no run folder could be made there (a poison job)
-    rows = [dict(kind=kind, spec=spec.model_dump(mode="json"), label=spec.label,
-                 total_steps=getattr(spec, "steps", 0) or 0, gpus=getattr(spec, "gpus", 1)) for spec in parsed]
+    from aetui.settings_diff import differing, labelled
+
+    dumps = [spec.model_dump(mode="json") for spec in parsed]
+    differ = differing(dumps)  # a grid's labels say how its jobs differ (lr=..., seed=...)
+    rows = [dict(kind=kind, spec=dump, label=labelled(spec.label, dump, differ),
+                 total_steps=getattr(spec, "steps", 0) or 0, gpus=getattr(spec, "gpus", 1))
+            for spec, dump in zip(parsed, dumps)]
     from aetui.run_owner import stored_root
     from store.ids import highest_run_folder
 
@@ -267,6 +272,65 @@ def is_paused(home: Home) -> bool:
     return store_is_paused(home.db)
 
 
+def tag(home: Home, job_id: int, tags: list[str], *, remove: bool = False) -> list[str]:
+    """Put tags on a job (or take them off); its tags after. UserError on a bad tag."""
+    from store.filters import check_tag
+    from store.queue import set_tags
+
+    try:
+        tags = [check_tag(t.strip()) for t in tags]
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if not tags:
+        raise UserError("give at least one tag")
+    with _queue_errors():
+        return set_tags(home.db, job_id=job_id, remove=tags) if remove else set_tags(home.db, job_id=job_id, add=tags)
+
+
+NOTE_LIMIT = 2000  # characters: a note, not a lab notebook
+
+
+def note(home: Home, job_id: int, text: str) -> Any:
+    """Replace a job's note; an empty text removes it."""
+    from store.queue import set_note
+
+    text = "".join(c for c in " ".join(text.split()) if c.isprintable())  # one line, no control characters
+    if len(text) > NOTE_LIMIT:
+        raise UserError(f"the note is {len(text)} characters long; at most {NOTE_LIMIT}")
+    with _queue_errors():
+        return set_note(home.db, job_id=job_id, note=text)
+
+
+def check_filter(text: str) -> str:
+    """A filter (`store.filters`) the store can run, or UserError."""
+    from store.filters import parse
+
+    for term in parse(text):
+        if term.what == "compare" and term.number is None and term.op not in ("=", "!="):
+            raise UserError(f"{term.key}{term.op}{term.value}: < and > compare numbers, "
+                            f"and {term.value!r} is not one")
+    return text
+
+
+def usage_total(attempts: list[Any]) -> dict[str, Any]:
+    """What all attempts of a job used together: the highest GPU memory, the mean GPU
+    utilization over every sample, and the CPU seconds summed."""
+    used = [a.usage for a in attempts if getattr(a, "usage", None)]
+    if not used:
+        return {}
+    peaks = [u["gpu_mem_peak"] for u in used if u.get("gpu_mem_peak") is not None]
+    samples = [(u["gpu_util_mean"], u.get("gpu_samples") or 1) for u in used if u.get("gpu_util_mean") is not None]
+    cpu = [u["cpu_s"] for u in used if u.get("cpu_s") is not None]
+    out: dict[str, Any] = {}
+    if peaks:
+        out["gpu_mem_peak"] = max(peaks)
+    if samples:
+        out["gpu_util_mean"] = round(sum(m * n for m, n in samples) / sum(n for _, n in samples), 4)
+    if cpu:
+        out["cpu_s"] = round(sum(cpu), 3)
+    return out
+
+
 def delete(home: Home, job_id: int) -> None:
     """Delete a finished job: its rows and its run folder together."""
     import shutil
@@ -327,13 +391,37 @@ def job_detail(home: Home, job_id: int) -> dict[str, Any]:
         "attempts": [
             {"number": a.number, "start_step": a.start_step, "end_step": a.end_step, "outcome": a.outcome,
              "worker": a.worker, "host": a.host, "pid": a.pid, "device": a.device,
-             "started_at": iso(a.started_at), "ended_at": iso(a.ended_at), "error": a.error}
+             "started_at": iso(a.started_at), "ended_at": iso(a.ended_at), "error": a.error,
+             "usage": a.usage}
             for a in attempts
         ],
         "requeue_command": requeue_command(job),
+        "tags": queries.tags_for(home.db, [job_id]).get(job_id, []),
+        "note": job.note,
+        "usage": usage_total(attempts),
     })
     out.update({"points": out["results"].get("points", [])} if job.kind == "sweep" else {})  # a sweep's table
     return out
+
+
+def table_rows(home: Home, jobs: list[Any]) -> list[dict[str, Any]]:
+    """`aetui runs --csv`: each job's summary, tags and note, then its settings (the
+    spec's fields and model options) and its run's metrics, one column each (a metric
+    named as a setting is `run.<name>`)."""
+    from aetui.settings_diff import flat
+    from store import queries
+
+    ids = [j.id for j in jobs]
+    tags, runs = queries.tags_for(home.db, ids), queries.runs_for(home.db, ids)
+    rows = []
+    for j in jobs:
+        row = {**job_summary(j), "tags": " ".join(tags.get(j.id, [])), "note": j.note or ""}
+        settings = flat(j.spec or {})
+        row.update({k: v for k, v in settings.items() if k not in row})
+        metrics = runs[j.id].metrics if j.id in runs else {}
+        row.update({(f"run.{k}" if k in row else k): v for k, v in metrics.items()})
+        rows.append(row)
+    return rows
 
 
 def requeue_command(job: Any) -> str:

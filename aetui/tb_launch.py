@@ -64,12 +64,44 @@ def choose_port(host: str, port: int | None) -> int:
                    "choose one with --port")
 
 
-def serve(logdir: Path, host: str, port: int) -> int:
-    """Run TensorBoard until it ends or this process is told to stop; the exit status."""
+def run_names(runs: list[tuple[int, str, dict, str, Path]]) -> dict[str, Path]:
+    """The name TensorBoard shows for each run folder: its job id and the settings that
+    differ among the jobs of its kind (`aetui.settings_diff`), e.g. `7 lr=0.001 seed=1`;
+    a job whose settings all agree with the others' keeps its label. `runs` holds
+    (job id, kind, spec, label, folder). The folders keep their paths."""
+    from aetui.settings_diff import describe, differing
+
+    by_kind: dict[str, list[dict]] = {}
+    for _, kind, spec, _, _ in runs:
+        by_kind.setdefault(kind, []).append(spec)
+    keys = {kind: differing(specs) for kind, specs in by_kind.items()}
+    names = {}
+    for job_id, kind, spec, label, folder in runs:
+        words = describe(spec, keys[kind]) or label
+        names[_tb_safe(f"{job_id} {'' if kind == 'train' else kind + ' '}{words}".strip())] = folder
+    return names
+
+
+def _tb_safe(name: str) -> str:
+    """A name `--logdir_spec` keeps whole: it splits on commas and at the first colon."""
+    return name.replace(":", "-").replace(",", ";")
+
+
+def logdir_spec(names: dict[str, Path]) -> str | None:
+    """`name:path,...` for TensorBoard, or None when a path holds a comma (it cannot be said)."""
+    if not names or any("," in str(path) for path in names.values()):
+        return None
+    return ",".join(f"{name}:{path}" for name, path in names.items())
+
+
+def serve(logdir: Path, host: str, port: int, spec: str | None = None) -> int:
+    """Run TensorBoard until it ends or this process is told to stop; the exit status.
+    `spec`: a `--logdir_spec` naming each run folder (`run_names`), else `--logdir`."""
     from aetui.worker.lifeline import die_with_parent
 
     parent = os.getpid()
-    cmd = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", host, "--port", str(port)]
+    where = ["--logdir_spec", spec] if spec else ["--logdir", str(logdir)]
+    cmd = [sys.executable, "-m", "tensorboard.main", *where, "--host", host, "--port", str(port)]
     stopped: list[int] = []
     # signals that arrive while the child starts are held until it can be told
     previous = {s: signal.signal(s, lambda signum, frame: stopped.append(signum)) for s in STOP_SIGNALS}

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Float, String, case, cast, func, nulls_last, or_, select
+from sqlalchemy import ARRAY, Float, String, and_, case, cast, exists, func, literal, nulls_last, or_, select
 from sqlalchemy.engine import Engine
 
 from store.engine import read
 from store.queue import PAUSED_KEY, QueueError
 from store.runnable import BEST_FIRST, may_run
 from store.states import JobStatus
-from store.tables import Attempt, Job, Run, Setting
+from store.tables import Attempt, Job, JobTag, Run, Setting
 
 
 def get_job(db: Engine, job_id: int) -> Job:
@@ -32,7 +32,8 @@ def attempts(db: Engine, job_id: int) -> list[Attempt]:
 
 def list_jobs(db: Engine, *, status: str | None = None, kind: str | None = None, limit: int | None = None,
               offset: int = 0, changed_since: float | None = None, text: str | None = None) -> list[Job]:
-    """Jobs newest first, optionally filtered; `changed_since` returns only rows updated after it."""
+    """Jobs newest first, optionally filtered (`text`: a filter, `store.filters`);
+    `changed_since` returns only rows updated after it."""
     q = select(Job).order_by(Job.id.desc())
     if status:
         q = q.where(Job.status == status)
@@ -41,7 +42,7 @@ def list_jobs(db: Engine, *, status: str | None = None, kind: str | None = None,
     if changed_since is not None:
         q = q.where(Job.updated_at > changed_since)
     if text:
-        q = q.where(Job.label.contains(text))
+        q = _matching(q, None, text, db.dialect.name)
     if offset:
         q = q.offset(offset)
     if limit is not None:
@@ -55,16 +56,27 @@ def job_window(db: Engine, *, status: str | None = None, text: str = "", sort: s
     """`limit` jobs from `offset` in the order `sort` (one of `states.JOB_SORTS`; ties
     newest first, missing values last), and how many match. `text`: words that must all
     appear (any case, literally) in the label, kind, status, device or model, or `#ID`."""
-    rows_q = _matching(select(Job), status, text).order_by(*_sort_columns(sort, descending))
+    dialect = db.dialect.name
+    rows_q = _matching(select(Job), status, text, dialect).order_by(*_sort_columns(sort, descending))
     with read(db) as s:
-        total = s.execute(_matching(select(func.count()).select_from(Job), status, text)).scalar_one()
+        total = s.execute(_matching(select(func.count()).select_from(Job), status, text, dialect)).scalar_one()
         jobs = list(s.execute(rows_q.offset(max(0, offset)).limit(limit)).scalars())
     return jobs, int(total)
 
 
 def count_matching(db: Engine, *, status: str | None = None, text: str = "") -> int:
     with read(db) as s:
-        return int(s.execute(_matching(select(func.count()).select_from(Job), status, text)).scalar_one())
+        return int(s.execute(_matching(select(func.count()).select_from(Job), status, text,
+                                       db.dialect.name)).scalar_one())
+
+
+def matching_ids(db: Engine, job_ids: list[int], *, status: str | None = None, text: str = "") -> set[int]:
+    """Which of these jobs the filter matches (the table asks this of the rows that changed)."""
+    if not job_ids:
+        return set()
+    q = _matching(select(Job.id).where(Job.id.in_(job_ids)), status, text, db.dialect.name)
+    with read(db) as s:
+        return set(s.execute(q).scalars())
 
 
 def newest_update(db: Engine) -> float:
@@ -73,17 +85,72 @@ def newest_update(db: Engine) -> float:
         return float(s.execute(select(func.max(Job.updated_at))).scalar_one() or 0.0)
 
 
-def _matching(q, status: str | None, text: str):
+def _matching(q, status: str | None, text: str, dialect: str = "sqlite"):
+    """The filter (`store.filters`) as WHERE conditions, every term must hold."""
+    from store.filters import parse
+
     if status:
         q = q.where(Job.status == status)
-    for word in text.lower().split():
-        conds = [func.lower(col).contains(word, autoescape=True)
-                 for col in (Job.label, Job.kind, Job.status, func.coalesce(Job.assigned_device, Job.device))]
-        conds.append(func.lower(cast(Job.spec["model"].as_string(), String)).contains(word, autoescape=True))
-        if word.lstrip("#").isdigit():
-            conds.append(Job.id == int(word.lstrip("#")))
-        q = q.where(or_(*conds))
+    for term in parse(text):
+        q = q.where(_condition(term, dialect))
     return q
+
+
+def _condition(term, dialect: str):
+    if term.what == "status":
+        return Job.status == term.value
+    if term.what == "kind":
+        return Job.kind == term.value
+    if term.what == "tag":
+        return exists().where(JobTag.job_id == Job.id, JobTag.tag == term.value)
+    if term.what == "compare":
+        return _compare(term, dialect)
+    word = term.value  # `#12` matches job 12 and text with "#12" (sweeps of #12), as it did
+    conds = [func.lower(col).contains(word, autoescape=True)
+             for col in (Job.label, Job.kind, func.coalesce(Job.assigned_device, Job.device),
+                         func.coalesce(Job.note, ""))]
+    conds.append(func.lower(cast(Job.spec["model"].as_string(), String)).contains(word, autoescape=True))
+    if term.what == "id":
+        conds.append(Job.id == int(word.lstrip("#")))
+    return or_(*conds)
+
+
+def _compare(term, dialect: str):
+    """A setting of the spec, a model option or a run metric, compared with the value:
+    as numbers when the value is one, else as text (`model=unet`, `skips=true`)."""
+    metric = select(Run.metrics).where(Run.id == Job.id).correlate(Job).scalar_subquery()
+    places = [(Job.spec, (term.key,)), (Job.spec, ("options", term.key)), (metric, (term.key,))]
+    number = term.number
+    if number is not None:
+        value = func.coalesce(*(_json_number(col, path, dialect) for col, path in places))
+        target = number
+    else:
+        value = func.coalesce(*(_json_text(col, path, dialect) for col, path in places))
+        target = term.value.lower()
+        value = func.lower(value)
+    ops = {"=": value == target, "!=": value != target, "<": value < target, "<=": value <= target,
+           ">": value > target, ">=": value >= target}
+    return and_(value.is_not(None), ops[term.op])
+
+
+def _json_number(col, path: tuple[str, ...], dialect: str):
+    """The JSON value at `path` when it is a number, else NULL (never a cast error)."""
+    if dialect == "sqlite":
+        where = "$." + ".".join(f'"{p}"' for p in path)
+        return case((func.json_type(col, where).in_(("integer", "real")), func.json_extract(col, where)), else_=None)
+    elem = col.op("#>")(literal(list(path), ARRAY(String)))
+    text = col.op("#>>")(literal(list(path), ARRAY(String)))
+    return case((func.json_typeof(elem) == "number", cast(text, Float)), else_=None)
+
+
+def _json_text(col, path: tuple[str, ...], dialect: str):
+    """The JSON value at `path` as text (true/false for booleans), NULL when absent."""
+    if dialect == "sqlite":
+        where = "$." + ".".join(f'"{p}"' for p in path)
+        kind = func.json_type(col, where)
+        return case((kind == "true", "true"), (kind == "false", "false"),
+                    (kind.in_(("integer", "real", "text")), cast(func.json_extract(col, where), String)), else_=None)
+    return col.op("#>>")(literal(list(path), ARRAY(String)))
 
 
 def _sort_columns(sort: str, descending: bool) -> list:
@@ -172,3 +239,15 @@ def is_paused(db: Engine) -> bool:
     with read(db) as s:
         row = s.get(Setting, PAUSED_KEY)
         return row is not None and row.value == "1"
+
+
+def tags_for(db: Engine, job_ids: list[int]) -> dict[int, list[str]]:
+    """The tags of these jobs, sorted, by job id (jobs without tags are absent)."""
+    if not job_ids:
+        return {}
+    out: dict[int, list[str]] = {}
+    with read(db) as s:
+        for job_id, tag in s.execute(select(JobTag.job_id, JobTag.tag).where(JobTag.job_id.in_(job_ids))
+                                     .order_by(JobTag.job_id, JobTag.tag)):
+            out.setdefault(job_id, []).append(tag)
+    return out

@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable
 from uuid import uuid4
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete as sql_delete, func, insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 
@@ -22,7 +22,7 @@ from store.engine import read, write
 from store.ids import raise_floor
 from store.runnable import BEST_FIRST, may_run
 from store.states import AttemptOutcome, JobStatus
-from store.tables import FINISHED, Attempt, Job, Notice, Run, Setting
+from store.tables import FINISHED, Attempt, Job, JobTag, Notice, Run, Setting
 
 LEASE_S = 60.0
 PAUSED_KEY = "queue_paused"
@@ -434,6 +434,7 @@ def delete(db: Engine, *, job_id: int) -> Run | None:
         if children:
             raise QueueError(f"job {job_id} has dependent jobs {', '.join(map(str, children))}; delete those first")
         run = s.get(Run, job_id, with_for_update=True)
+        s.execute(sql_delete(JobTag).where(JobTag.job_id == job_id))
         for attempt in s.execute(select(Attempt).where(Attempt.job_id == job_id)).scalars().all():
             s.delete(attempt)
         if run is not None:
@@ -441,6 +442,42 @@ def delete(db: Engine, *, job_id: int) -> Run | None:
         s.flush()
         s.delete(job)
         return run
+
+
+def set_tags(db: Engine, *, job_id: int, add: list[str] = (), remove: list[str] = ()) -> list[str]:
+    """Add and remove tags of a job (tags it has or lacks already are no error); its tags after."""
+    with write(db) as s:
+        _get(s, job_id)
+        have = set(s.execute(select(JobTag.tag).where(JobTag.job_id == job_id)).scalars())
+        new = [t for t in dict.fromkeys(add) if t not in have]
+        if new:
+            s.execute(insert(JobTag), [{"job_id": job_id, "tag": t} for t in new])
+        if remove:
+            s.execute(sql_delete(JobTag).where(JobTag.job_id == job_id, JobTag.tag.in_(list(remove))))
+        _touch(s, job_id)  # the table's live refresh reads jobs whose updated_at moved
+        return sorted((have | set(new)) - set(remove))
+
+
+def set_note(db: Engine, *, job_id: int, note: str | None) -> Job:
+    """Replace a job's note (None or empty: no note)."""
+    with write(db) as s:
+        job = _get(s, job_id)
+        job.note, job.updated_at = (note or None), time.time()
+        s.add(job)
+        return job
+
+
+def record_usage(db: Engine, *, job_id: int, worker: str, usage: dict[str, Any]) -> bool:
+    """Store what the worker's newest attempt of the job used so far (it writes it while
+    the job runs and once more when it ends, after the child recorded the outcome)."""
+    with write(db) as s:
+        attempt = s.execute(select(Attempt).where(Attempt.job_id == job_id, Attempt.worker == worker)
+                            .order_by(Attempt.number.desc())).scalars().first()
+        if attempt is None:
+            return False
+        attempt.usage = dict(usage)
+        s.add(attempt)
+        return True
 
 
 def _get(s, job_id: int) -> Job:
@@ -477,5 +514,6 @@ def _paused(s) -> bool:
 __all__ = [
     "QueueError", "enqueue_many", "claim", "heartbeat", "progress", "record_start", "record_pid", "record_run",
     "finish", "requeue_lost",
-    "cancel", "retry", "set_priority", "set_paused", "delete", "fail_blocked",
+    "cancel", "retry", "set_priority", "set_paused", "delete", "fail_blocked", "set_tags", "set_note",
+    "record_usage",
 ]

@@ -72,6 +72,10 @@ ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 FINISHED = tuple(s for s in JobStatus if s not in ACTIVE)
 OUTCOMES = tuple(AttemptOutcome)
 
+# the job kinds (`aetui.specs.SPEC_TYPES`; a test keeps them equal: importing the specs
+# would import pydantic, which `aetui runs` and the table's filter never need)
+JOB_KINDS = ("train", "sweep", "walk", "probe", "command", "noop")
+
 # the orders of `store.queries.job_window`
 JOB_SORTS = ("id", "kind", "model", "res", "status", "progress", "loss", "images_per_s", "eta", "device",
              "priority")

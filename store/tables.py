@@ -79,6 +79,14 @@ class Job(SQLModel, table=True):
     # job does before its first step ("preparing data 1200/2048", "building the model");
     # progress info, not a status: a step's progress clears the latter
     last_line: str | None = None
+    note: str | None = None  # free text a user writes about the job (`aetui note`)
+
+
+class JobTag(SQLModel, table=True):
+    """A tag a user put on a job (`aetui tag`): one row a (job, tag)."""
+
+    job_id: int = Field(foreign_key="job.id", primary_key=True)
+    tag: str = Field(primary_key=True, index=True)
 
 
 class Run(SQLModel, table=True):
@@ -111,6 +119,9 @@ class Attempt(SQLModel, table=True):
     ended_at: float | None = None
     outcome: AttemptOutcome = Field(default=AttemptOutcome.RUNNING, sa_type=StateString(AttemptOutcome))
     error: str | None = None
+    # what the attempt used, sampled by its worker: gpu_mem_peak (bytes), gpu_util_mean
+    # (0..1), gpu_samples, cpu_s (user + system seconds of the job's process)
+    usage: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Setting(SQLModel, table=True):

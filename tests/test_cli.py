@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT, TINY, aetui, aetui_json, aetui_proc, cli_env
 
-VERBS = ["queue", "runs", "show", "cancel", "retry", "priority", "delete", "pause", "resume", "worker", "demo", "tb"]
+VERBS = ["queue", "runs", "show", "cancel", "retry", "priority", "delete", "pause", "resume", "worker", "demo", "tb", "tag", "note"]
 
 
 @pytest.mark.parametrize("verb", VERBS)
@@ -22,7 +22,7 @@ def test_every_verb_has_help_with_an_example(home, verb):
 
 HELP_DEFAULTS = {  # verb -> (spec kind, spec fields whose defaults its help states)
     "queue": ("train", ["steps", "batch_size", "lr", "seed", "checkpoint_every", "checkpoint_minutes",
-                        "heldout_fraction", "log_every", "image_every"]),
+                        "heldout_fraction", "log_every", "image_every", "eval_every"]),
     "sweep": ("sweep", ["images", "batch_size", "bn", "control", "samples", "seed"]),
     "walk": ("walk", ["steps", "chains", "start", "mu", "sigma", "bn"]),
     "probe": ("probe", ["iters", "lr", "images", "bn"]),

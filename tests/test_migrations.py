@@ -28,12 +28,12 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table("job") as batch:
-        batch.add_column(sa.Column("note", sa.String(), nullable=True))
+        batch.add_column(sa.Column("later_column", sa.String(), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table("job") as batch:
-        batch.drop_column("note")
+        batch.drop_column("later_column")
 '''
 
 
@@ -128,10 +128,10 @@ def test_sqlite_is_upgraded_when_opened(tmp_path, later):
     path = tmp_path / "aetui.db"
     job_id = add_job(open_db(path))  # made at the initial revision
     engine = make_engine(path)
-    assert "note" not in columns(engine, "job")
+    assert "later_column" not in columns(engine, "job")
     assert migrations.status(engine, later).pending == ("0099",)
     migrations.ensure_schema(engine, later)
-    assert "note" in columns(engine, "job")
+    assert "later_column" in columns(engine, "job")
     assert migrations.status(engine, later).current == "0099"
     assert queries.get_job(engine, job_id).label == "old"
 
@@ -152,7 +152,7 @@ def test_sqlite_opened_by_many_at_once_is_upgraded_once(tmp_path, later):
         t.start()
     for t in threads:
         t.join(60)
-    assert errors == [] and "note" in columns(make_engine(path), "job")
+    assert errors == [] and "later_column" in columns(make_engine(path), "job")
 
 
 def test_postgresql_behind_is_refused_until_db_upgrade(pg_url, later):
@@ -160,10 +160,10 @@ def test_postgresql_behind_is_refused_until_db_upgrade(pg_url, later):
     engine = make_engine(pg_url)
     with pytest.raises(SchemaError, match=rf"revision {migrations.HEAD}, this aetui needs 0099: run `aetui db upgrade`"):
         migrations.ensure_schema(engine, later)
-    assert "note" not in columns(engine, "job")  # refused means untouched
+    assert "later_column" not in columns(engine, "job")  # refused means untouched
     assert migrations.upgrade(engine, later) == (migrations.HEAD, "0099")
     migrations.ensure_schema(engine, later)
-    assert "note" in columns(engine, "job")
+    assert "later_column" in columns(engine, "job")
     assert queries.get_job(engine, job_id).label == "old"
 
 

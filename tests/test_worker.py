@@ -43,7 +43,7 @@ def tiny_run(tmp_path_factory) -> dict:
     """One tiny training job, queued and run by a real worker process, once for the module:
     the tests below only read its home (`aetui show --json`'s dict of the job)."""
     home = tmp_path_factory.mktemp("tiny-run") / "home"
-    job = aetui_json(home, "queue", *TINY, "--steps", "30", "--device", "cpu")
+    job = aetui_json(home, "queue", *TINY, "--steps", "30", "--eval-every", "10", "--device", "cpu")
     worker = subprocess.run([sys.executable, "-m", "aetui", "worker", "--until-empty"], cwd=ROOT, env=cli_env(home),
                             capture_output=True, text=True, timeout=300)
     assert worker.returncode == 0, worker.stdout + worker.stderr
@@ -68,6 +68,9 @@ def test_queue_worker_run_tensorboard_checkpoint(tiny_run):
     assert [s for s, _ in curves["train/loss"]] == [5, 10, 15, 20, 25, 30]
     assert {"train/lr", "train/images_per_s"} <= set(curves)
     assert all(v == pytest.approx(1e-4) for _, v in curves["train/lr"])
+    # the held-out curve while it trains (--eval-every 10), its last point the recorded metric
+    assert [s for s, _ in curves["heldout/mse"]] == [10, 20, 30]
+    assert curves["heldout/mse"][-1][1] == pytest.approx(m["heldout_mse"], rel=1e-5)
     images = acc.Tags()["images"]
     assert any(t.startswith("images/input") for t in images) and any(t.startswith("images/reconstruction") for t in images)
     assert any(t.startswith("images/denoised") for t in images)

@@ -12,6 +12,7 @@ from aetui.cli.options import (HomeOpt, JobIdArg, JsonOpt, RunsRootOpt, check_jo
                                print_json, user_errors)
 from aetui.defaults import LIMITS, TRAIN, shown
 from aetui.models.catalog import defaults as model_defaults
+from store.states import JOB_KINDS as STATE_KINDS
 from store.states import JobStatus
 
 Opt = typer.Option
@@ -19,13 +20,12 @@ UNET, ATTN_UNET, MLP = model_defaults("unet"), model_defaults("attn-unet"), mode
 
 
 def register(app: typer.Typer) -> None:
-    for fn in (queue, runs, show, cancel, retry, priority, delete, pause, resume):
+    for fn in (queue, runs, show, cancel, retry, priority, delete, pause, resume, tag, note):
         app.command(name=fn.__name__.rstrip("_"))(user_errors(fn))
 
 
-# the job kinds `runs --kind` filters on (aetui.specs.SPEC_TYPES; a test keeps them equal:
-# importing the specs would import pydantic, which `aetui runs` never needs)
-JOB_KINDS = ("train", "sweep", "walk", "probe", "command", "noop")
+# the job kinds `runs --kind` filters on
+JOB_KINDS = STATE_KINDS
 
 # queue's flags that say how to queue, not what to train
 NOT_SPEC_FIELDS = ("device", "priority", "after", "json", "runs_root", "home", "opt", "dry_run")
@@ -54,6 +54,7 @@ def queue(
     heldout_fraction: Annotated[Optional[float], Opt(help=f"share of images held out for evaluation {shown(TRAIN['heldout_fraction'])}", show_default=False)] = None,
     log_every: Annotated[Optional[int], Opt(help=f"log the loss every N steps {shown(TRAIN['log_every'])}", show_default=False)] = None,
     image_every: Annotated[Optional[int], Opt(help=f"log image grids every N steps {shown(TRAIN['image_every'])}", show_default=False)] = None,
+    eval_every: Annotated[Optional[int], Opt(help=f"held-out MSE curve every N steps {shown(TRAIN['eval_every'])}", show_default=False)] = None,
     compile: Annotated[Optional[bool], Opt("--compile/--no-compile", help="torch.compile [default: on for CUDA]", show_default=False)] = None,
     precision: Annotated[str, Opt(help="auto (bf16 on CUDA), fp32 or bf16")] = TRAIN["precision"],
     oom_retry: Annotated[bool, Opt("--oom-retry", help="out of memory: run once more at half the batch size")] = False,
@@ -145,15 +146,20 @@ def report_queued(h, jobs, as_json: bool) -> None:
 
 
 def runs(
+    where: Annotated[Optional[list[str]], typer.Argument(
+        help="filter words, all must hold: a status or kind word, tag:NAME, a setting or metric "
+             "(lr=1e-3, 'heldout_mse<0.01'), #ID, or text of the label or note", show_default=False)] = None,
     status: Annotated[Optional[str], Opt(help="only jobs with this status (queued, running, done, failed, cancelled)", show_default=False, autocompletion=completers.statuses)] = None,
     kind: Annotated[Optional[str], Opt(help="only jobs of this kind (train, sweep, walk, probe)", show_default=False, autocompletion=lambda: list(JOB_KINDS))] = None,
     limit: Annotated[int, Opt(help="at most this many, newest first (0: all)")] = 50,
+    csv: Annotated[bool, Opt("--csv", help="print CSV: summary, tags, note, every setting and metric")] = False,
     json: JsonOpt = False,
     home: HomeOpt = None,
 ) -> None:
     """List jobs and runs, newest first.
 
-    Examples: `aetui runs` · `aetui runs --status running` · `aetui runs --json | jq '.[].id'`
+    Examples: `aetui runs` · `aetui runs --status running` · `aetui runs train done lr=1e-3 tag:best` ·
+    `aetui runs 'heldout_mse<0.01' --csv > runs.csv` · `aetui runs --json | jq '.[].id'`
     """
     from aetui.errors import UserError
     from aetui.jobs import job_summary
@@ -166,19 +172,84 @@ def runs(
         raise UserError(f"unknown kind {kind!r}; one of {', '.join(JOB_KINDS)}")
     if not 0 <= limit <= LIMITS["job_id"]:
         raise UserError(f"--limit {limit}: a count of jobs, 0 for all")
+    if json and csv:
+        raise UserError("--json and --csv: choose one")
+    text = " ".join(where or [])
+    if text:
+        from aetui.jobs import check_filter
+
+        check_filter(text)
     h = home_of(home, write=False)
     # straight from the SQLite file (no SQLAlchemy import: this verb starts ~1 s sooner)
-    jobs = list_jobs(h.db_url, status=status, kind=kind, limit=limit or None)
-    if jobs is None:  # another backend, or a schema the light reader does not know
+    jobs = None if text or csv else list_jobs(h.db_url, status=status, kind=kind, limit=limit or None)
+    if jobs is None:  # a filter or CSV, another backend, or a schema the light reader does not know
         from store import queries
 
-        jobs = queries.list_jobs(h.db, status=status, kind=kind, limit=limit or None)
+        jobs = queries.list_jobs(h.db, status=status, kind=kind, limit=limit or None, text=text or None)
+    if csv:
+        _print_csv(h, jobs)
+        return
     if json:
         print_json([job_summary(j) for j in jobs])
         return
     from aetui.cli.render import jobs_table
 
     jobs_table(jobs)
+
+
+def _print_csv(h, jobs) -> None:
+    import csv as csv_module
+    import sys
+
+    from aetui.jobs import table_rows
+
+    rows = table_rows(h, jobs)
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    out = csv_module.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    out.writeheader()
+    for r in rows:
+        out.writerow({k: _csv_cell(v) for k, v in r.items()})
+
+
+def _csv_cell(value):
+    import json as json_module
+
+    if isinstance(value, (dict, list)):
+        return json_module.dumps(value)
+    return "" if value is None else value
+
+
+def tag(job_id: JobIdArg,
+        tags: Annotated[list[str], typer.Argument(help="tags: letters, digits and _ . + -", show_default=False)],
+        remove: Annotated[bool, Opt("--remove", help="take these tags off")] = False,
+        json: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Tag a job (filter by tag with `aetui runs tag:NAME`, or `tag:NAME` in the dashboard).
+
+    Examples: `aetui tag 3 baseline best` · `aetui tag 3 best --remove`
+    """
+    from aetui import jobs
+
+    now = jobs.tag(home_of(home, needs=f"no job {job_id}"), check_job_id(job_id), tags, remove=remove)
+    if json:
+        print_json({"id": job_id, "tags": now})
+    else:
+        typer.echo(f"job {job_id}: tags {' '.join(now) or '(none)'}")
+
+
+def note(job_id: JobIdArg,
+         text: Annotated[list[str], typer.Argument(help="the note (empty: remove it)", show_default=False)] = None,
+         json: JsonOpt = False, home: HomeOpt = None) -> None:
+    """Write a free-text note on a job (it replaces the one before; `aetui show` prints it).
+
+    Example: `aetui note 3 "lr too high: diverges after 1k steps"`
+    """
+    from aetui import jobs
+
+    job = jobs.note(home_of(home, needs=f"no job {job_id}"), check_job_id(job_id), " ".join(text or []))
+    if json:
+        print_json({"id": job_id, "note": job.note})
+    else:
+        typer.echo(f"job {job_id}: " + (f"note: {job.note}" if job.note else "note removed"))
 
 
 def show(job_id: JobIdArg, json: JsonOpt = False, home: HomeOpt = None) -> None:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aetui.durations import duration as fmt_duration
-from aetui.run_summary import summary_first
+from aetui.run_summary import summary_first, usage_line
 from aetui.status_style import colour
 from store.states import JobStatus, shown_phase, shown_status
 
@@ -71,7 +71,8 @@ def job_panel(d: dict[str, Any]) -> None:
         progress = f"{progress}  ({phase})" if progress else phase
     rows = [("progress", progress), ("device", d["device"]),
             ("run dir", d["run_dir"]), ("created", d["created_at"]), ("started", d["started_at"]),
-            ("ended", d["ended_at"]), ("error", d["error"]), ("parent", d["parent_id"])]
+            ("ended", d["ended_at"]), ("error", d["error"]), ("parent", d["parent_id"]),
+            ("tags", " ".join(d.get("tags") or [])), ("note", d.get("note")), ("usage", usage_line(d.get("usage")))]
     if d.get("slurm"):
         sl = d["slurm"]
         rows.append(("slurm", f"job {sl.get('job_id')} {sl.get('state', '')}"

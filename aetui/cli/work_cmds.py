@@ -304,6 +304,7 @@ def tb(
     port: Annotated[Optional[int], Opt(help="port to listen on (refused if busy); default: 6006, or the next free one",
                                        show_default=False)] = None,
     host: Annotated[str, Opt(help="address to bind (localhost: reach it over `ssh -L 6006:localhost:6006`)")] = "localhost",
+    names: Annotated[bool, Opt("--names/--plain", help="name runs by job id and the settings that differ (--plain: folder names, and jobs queued later show up)")] = True,
     home: HomeOpt = None,
 ) -> None:
     """Start TensorBoard on the runs folder; it stops with this command (Ctrl-C, SIGTERM).
@@ -316,8 +317,31 @@ def tb(
     h = home_of(home)
     h.runs.mkdir(parents=True, exist_ok=True)
     port = choose_port(host, port)  # a busy --port is the user's error: one line, exit 2
-    typer.echo(f"TensorBoard on http://{host}:{port} over {h.runs} (Ctrl-C stops it)", err=True)
-    raise typer.Exit(serve(h.runs, host, port))
+    spec = _tb_spec(h) if names else None
+    typer.echo(f"TensorBoard on http://{host}:{port} over {h.runs} (Ctrl-C stops it)"
+               + ("; runs named by how they differ (jobs queued later: start it again, or use --plain)"
+                  if spec else ""), err=True)
+    raise typer.Exit(serve(h.runs, host, port, spec))
+
+
+def _tb_spec(h) -> str | None:
+    """TensorBoard's names for the store's jobs (`aetui.tb_launch.run_names`), or None
+    when there are none (or no store yet): then it reads the runs folder plainly."""
+    from aetui.run_owner import resolve
+    from aetui.tb_launch import logdir_spec, run_names
+
+    from store import queries
+    from store.sqlite_read import sqlite_path
+
+    path = sqlite_path(h.db_url)
+    if path is not None and not path.is_file():  # no store yet: nothing to name (and none made)
+        return None
+
+    jobs = queries.list_jobs(h.db)
+    runs = queries.runs_for(h.db, [j.id for j in jobs])
+    rows = [(j.id, j.kind, j.spec, j.label, resolve(h.path, runs[j.id].run_dir)) for j in reversed(jobs)
+            if j.id in runs]
+    return logdir_spec(run_names(rows))
 
 
 def _check_address(host: str, port: Optional[int]) -> None:

@@ -39,6 +39,7 @@ N_FIXED = 8  # held-out images shown in the image grids
 FIXED_NOISE = "mix:0.3"  # the corruption of the denoising grid's inputs
 RECON_ROWS = ("input", "output")  # the row labels of the image grids
 DENOISE_ROWS = ("clean", "corrupted", "output")
+HELDOUT_TAG = "heldout/mse"  # the held-out MSE curve in TensorBoard
 
 
 class DataOrder:
@@ -197,8 +198,9 @@ def _train(spec: TrainSpec, ctx: JobContext, dp=None) -> None:
         at_end = t.step == spec.steps
         log_now = t.step % spec.log_every == 0 or at_end
         images_now = t.step % spec.image_every == 0 or at_end
+        eval_now = t.step % spec.eval_every == 0 and not at_end  # `finish` evaluates the last step
         ckpt_now = t.step % spec.checkpoint_every == 0 or at_end or t.dp.due(t.checkpoint_overdue())
-        if not (log_now or images_now or ckpt_now):
+        if not (log_now or images_now or ckpt_now or eval_now):
             continue
         t.clock.pause()
         if log_now or ckpt_now:  # never checkpoint a diverged model
@@ -209,6 +211,8 @@ def _train(spec: TrainSpec, ctx: JobContext, dp=None) -> None:
             log(t, loss, at_end)
         if images_now:
             log_images(t)
+        if eval_now:
+            log_heldout(t)
         if ckpt_now and not at_end:
             save_checkpoint(t)
         t.clock.resume()
@@ -413,6 +417,15 @@ def log(t: Training, loss: float, at_end: bool) -> None:
     t.ctx.progress(t.step, t.spec.steps, loss=loss, images_per_s=ips, force=at_end)
 
 
+def log_heldout(t: Training) -> None:
+    """The held-out MSE now, as a TensorBoard curve (`heldout/mse`): whether the model
+    still generalises while the training loss falls. Rank 0 alone evaluates (running
+    batch-norm statistics: no collective), as `finish` does."""
+    if t.dp.main:
+        t.tb.add_scalar(HELDOUT_TAG, evaluate(t.model, t.model, t.heldout, t.batch // t.dp.world, t.use_bf16,
+                                              t.device), t.step)
+
+
 def log_images(t: Training) -> None:
     """Reconstructions of the fixed held-out images, clean and corrupted: TensorBoard and PNGs."""
     import torch
@@ -499,6 +512,7 @@ def finish(t: Training) -> None:
     # steady throughput: the first step (compilation, autotuning) is reported as compile_s
     images_per_s = (images_rate(step - t.first_step, batch, clock.total)
                     or images_rate(step - ctx.start_step, batch, t.warmup_s))
+    t.tb.add_scalar(HELDOUT_TAG, heldout_mse, step)  # the curve's last point is the recorded metric
     state = state_dict(t)
     t.tb.flush()
     checkpoint.save(t.ckpt_dir / run_layout.FINAL, state)

@@ -37,6 +37,8 @@ class TrainSpec(BaseModel):
     checkpoint_minutes: float = Field(TRAIN["checkpoint_minutes"], gt=0, le=60 * 24 * 365)
     log_every: int = Field(TRAIN["log_every"], ge=1, le=LIMITS["steps"])
     image_every: int = Field(TRAIN["image_every"], ge=1, le=LIMITS["steps"])
+    eval_every: int = Field(TRAIN["eval_every"], ge=1, le=LIMITS["steps"],
+                            description="held-out MSE every N steps (TensorBoard heldout/mse)")
     heldout_fraction: float = Field(TRAIN["heldout_fraction"], gt=0, lt=1)
     compile: bool | None = Field(None, description="torch.compile the model (default: on for CUDA)")
     precision: Literal["auto", "fp32", "bf16"] = TRAIN["precision"]  # auto: bf16 autocast on CUDA, fp32 elsewhere

@@ -20,7 +20,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from aetui.home import Home
 from aetui.run_layout import RunLayout
@@ -46,6 +46,7 @@ class Child:
     seen: tuple | None = None
     seen_at: float = field(default_factory=time.monotonic)
     stalled: str | None = None  # why the worker stopped it as stalled
+    meter: Any = None  # its `aetui.worker.usage.UsageMeter` (local child processes)
 
 
 def _child_preexec(parent: int) -> None:
@@ -211,7 +212,10 @@ class Worker:
         me = os.getpid()
         proc = subprocess.Popen(child_command(self.home, job_id, self.owner, inner), stdout=out, stderr=err,
                                 stdin=subprocess.DEVNULL, env=env, preexec_fn=lambda: _child_preexec(me))
-        self.children[job_id] = Child(job_id, device, proc, files=[out, err])
+        from aetui.worker.usage import UsageMeter
+
+        meter = UsageMeter(proc.pid, device.split(","), alone=self.per_device == 1)
+        self.children[job_id] = Child(job_id, device, proc, files=[out, err], meter=meter)
         queue.record_pid(self.home.db, job_id=job_id, owner=self.owner, pid=proc.pid)
         self.log(f"job {job_id}: started on {device} (pid {proc.pid})")
 
@@ -236,9 +240,13 @@ class Worker:
 
         ids = list(self.children)
         now = time.monotonic()
+        for child in self.children.values():
+            if child.meter is not None:
+                child.meter.sample()
         if force or now - self._last_heartbeat >= HEARTBEAT_S:
             self._last_heartbeat = now
             cancels = queue.heartbeat(self.home.db, worker=self.owner, job_ids=ids)
+            self._record_usage()
         else:
             cancels = queries.cancel_requested(self.home.db, ids)
         self._watch_stalls()
@@ -284,16 +292,28 @@ class Worker:
         except ProcessLookupError:
             pass
 
+    def _record_usage(self, children=None) -> None:
+        """Store what the running jobs used so far (the run view and `aetui show` show it live)."""
+        from store import queue
+
+        for child in children if children is not None else self.children.values():
+            if child.meter is not None and (usage := child.meter.usage()):
+                try:
+                    queue.record_usage(self.home.db, job_id=child.job_id, worker=self.owner, usage=usage)
+                except Exception as e:  # a busy store: the next heartbeat writes it again
+                    self.log(f"job {child.job_id}: usage not recorded ({type(e).__name__})")
+
     def _reap(self) -> None:
-        """Record the end of children that exited."""
+        """Record the end of children that exited (and what each used)."""
         for job_id, child in list(self.children.items()):
-            code = child.proc.poll()
+            code = _poll(child)
             if code is None:
                 continue
             del self.children[job_id]
             for f in child.files:
                 f.close()
             self._record_end(child, code)
+            self._record_usage([child])
 
     def _record_end(self, child: Child, code: int) -> None:
         """The child records done/failed itself; this covers the deaths it could not record
@@ -334,10 +354,28 @@ class Worker:
         for job_id, child in list(self.children.items()):
             child.proc.kill()
             child.proc.wait()
+            self._record_usage([child])
             job = queries.get_job(self.home.db, child.job_id)
             if job.status == JobStatus.RUNNING:
                 queue.finish(self.home.db, job_id=job.id, worker=self.owner, status=JobStatus.QUEUED)
             del self.children[job_id]
+
+
+def _poll(child: Child) -> int | None:
+    """The child's exit code, or None while it runs. A local child is reaped with wait4,
+    whose rusage is the job's exact CPU time (its meter keeps it)."""
+    proc = child.proc
+    if child.meter is None or not isinstance(proc, subprocess.Popen) or proc.returncode is not None:
+        return proc.poll()
+    try:
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+    except ChildProcessError:  # reaped elsewhere already
+        return proc.poll()
+    if pid == 0:
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    child.meter.finish(rusage)
+    return proc.returncode
 
 
 def _stalls(db, job_id: int) -> int:

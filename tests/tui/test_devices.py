@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from aetui import nvml
 from aetui.tui.data import devices
 
 from .helpers import drive, make_app, ready, screen_text, until
@@ -51,7 +52,7 @@ class TwoCards:
 @pytest.fixture
 def two_cards(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", TwoCards())
-    monkeypatch.setattr(devices, "_nvml_state", {})  # forget what this process found before
+    monkeypatch.setattr(nvml, "_state", {})  # forget what this process found before
 
 
 def test_sample_lists_each_gpu_with_its_use_memory_and_jobs(seeded, two_cards):

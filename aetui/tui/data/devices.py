@@ -4,7 +4,6 @@ answers) or the CPU (load average, /proc/meminfo), the jobs holding them, the wo
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass, field
 
 from store.states import JobStatus
@@ -29,23 +28,11 @@ class DevicesReport:
     running_labels: dict[int, str] = field(default_factory=dict)
 
 
-_nvml_lock = threading.Lock()
-_nvml_state: dict[str, object] = {}
-
-
 def _nvml():
-    """The pynvml module, initialised once, or None (no package, no driver)."""
-    with _nvml_lock:
-        if "module" in _nvml_state:
-            return _nvml_state["module"]
-        try:
-            import pynvml  # type: ignore[import-not-found]
+    """The pynvml module, initialised once (`aetui.nvml`), or None."""
+    from aetui.nvml import module
 
-            pynvml.nvmlInit()
-        except Exception:
-            pynvml = None
-        _nvml_state["module"] = pynvml
-        return pynvml
+    return module()
 
 
 def gpu_stats() -> list[DeviceStat]:

@@ -22,27 +22,14 @@ FILTER_STATUSES = (None, *STATUSES)
 
 @dataclass(frozen=True)
 class JobQuery:
-    """What the table shows: an optional status, words that must all match, and an order."""
+    """What the table shows: an optional status, a filter (`store.filters`: status and kind
+    words, tag:NAME, lr=1e-3, heldout_mse<0.01, #ID, text) and an order. The store alone
+    evaluates the filter (`store.queries`), for the window and for rows that changed."""
 
     status: str | None = None
     text: str = ""
     sort: str = "id"
     descending: bool = True
-
-    def matches(self, row: JobRow) -> bool:
-        if self.status and row.status != self.status:
-            return False
-        for word in self.text.lower().split():
-            if not _word_matches(word, row):
-                return False
-        return True
-
-
-def _word_matches(word: str, row: JobRow) -> bool:
-    if word.lstrip("#").isdigit() and int(word.lstrip("#")) == row.id:
-        return True
-    hay = " ".join([row.label, row.kind, row.status, row.model or "", row.device]).lower()
-    return word in hay
 
 
 def fetch_window(db, query: JobQuery, offset: int, limit: int) -> tuple[list[JobRow], int]:
@@ -90,6 +77,7 @@ class Changes:
     counts: dict[str, int]  # jobs per status, all jobs
     total: int  # rows matching the query
     overflow: bool  # too many changes to patch in place: reload the window
+    matched: frozenset[int] = frozenset()  # which of `rows` the query matches
 
 
 CHANGES_LIMIT = 500
@@ -97,7 +85,7 @@ CHANGES_LIMIT = 500
 
 def fetch_changes(db, query: JobQuery, since: float) -> Changes:
     """Rows changed since `since` (newest update first), counts, and the filtered total."""
-    from store.queries import count_jobs, count_matching, list_jobs, newest_update
+    from store.queries import count_jobs, count_matching, list_jobs, matching_ids, newest_update
 
     jobs = list_jobs(db, changed_since=since, limit=CHANGES_LIMIT + 1)
     rows = [JobRow.from_job(j) for j in jobs[:CHANGES_LIMIT]]
@@ -105,4 +93,5 @@ def fetch_changes(db, query: JobQuery, since: float) -> Changes:
     seen = newest_update(db) if overflow else max([since, *(r.updated_at for r in rows)])
     return Changes(rows=rows, seen=seen, counts=count_jobs(db), total=count_matching(db, status=query.status,
                                                                                    text=query.text),
-                   overflow=overflow)
+                   overflow=overflow, matched=frozenset(matching_ids(db, [r.id for r in rows], status=query.status,
+                                                                     text=query.text)))

@@ -1,5 +1,6 @@
-"""Compare marked runs: the same picture at the same step side by side, and their loss
-curves overlaid in one plot (one colour a run, the same colour as its caption).
+"""Compare marked runs: the same picture at the same step side by side, the settings
+that differ among them with their final and held-out losses in one table, and their
+loss curves overlaid in one plot (one colour a run, the same colour as its caption).
 
 Sweeps have no loss curve: they are compared by their level curves instead, a measure
 (the ratio, the output MSE...; `m` picks it) against the noise level, their triplets
@@ -7,7 +8,7 @@ level by level."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual import work
 from textual.app import ComposeResult
@@ -28,12 +29,54 @@ LEVEL_MEASURES = (("ratio", "output/input MSE ratio"), ("output_mse", "output MS
                   ("psnr_out", "output PSNR"))
 
 
+# the numbers compared side by side under the settings, when a run has them
+LOSSES = (("final_loss", "final loss"), ("heldout_mse", "held-out MSE"))
+
+
 @dataclass(frozen=True)
 class Compared:
     job_id: int
     title: str
     results: Results
     curve: list[tuple[int, float]]
+    spec: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+
+def diff_rows(runs: list[Compared]) -> list[tuple[str, list[str]]]:
+    """(name, one cell a run) for the settings that differ among the runs
+    (`aetui.settings_diff.differing`), then their final and held-out losses."""
+    from aetui.settings_diff import MISSING, differing, flat, show
+
+    from aetui.tui.format import num
+
+    settings = [flat(r.spec) for r in runs]
+    rows = [(key, [show(f[key]) if key in f else MISSING for f in settings]) for key in differing(r.spec for r in runs)]
+    for key, name in LOSSES:
+        values = [r.metrics.get(key) for r in runs]
+        if any(isinstance(v, (int, float)) for v in values):
+            rows.append((name, [num(v) if isinstance(v, (int, float)) else MISSING for v in values]))
+    return rows
+
+
+def diff_table(runs: list[Compared]):
+    """The Compare screen's table: a column a run (in its plot colour), a row a setting
+    that differs, then the losses; says so when every setting is the same."""
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = diff_rows(runs)
+    if not runs:
+        return Text("")
+    table = Table(box=None, pad_edge=False, header_style="bold", expand=False)
+    table.add_column("", style="dim", no_wrap=True)
+    for n, r in enumerate(runs):
+        table.add_column(f"#{r.job_id}", style=PALETTE[n % len(PALETTE)], no_wrap=True, overflow="ellipsis")
+    if not any(name not in dict(LOSSES).values() for name, _ in rows):
+        table.add_row("settings", *["all the same" if n == 0 else "" for n in range(len(runs))])
+    for name, cells in rows:
+        table.add_row(name, *cells)
+    return table
 
 
 def level_curve(results: Results, key: str) -> list[tuple[float, float]]:
@@ -86,6 +129,7 @@ class CompareScreen(GraphicsScreen):
                     yield Static(f"#{job_id}", id=f"compare-caption-{n}", classes="compare-caption", markup=False)
                     yield ImageView(id=f"compare-image-{n}")
         yield Static("", id="compare-step", markup=False)
+        yield Static("", id="compare-diff")
         yield LossPlot(id="compare-plot")
         yield KeysFooter()
 
@@ -113,7 +157,8 @@ class CompareScreen(GraphicsScreen):
                 curve = read_scalars(d["run_dir"]) if d.get("run_dir") else []
             except Exception:
                 curve = []
-            runs.append(Compared(job_id, d["label"], res, curve))
+            runs.append(Compared(job_id, d["label"], res, curve, dict(d.get("spec") or {}),
+                                 dict(d.get("metrics") or {})))
         self.post_message(CompareLoaded(runs, missing))
 
     def on_compare_loaded(self, message: CompareLoaded) -> None:
@@ -128,6 +173,7 @@ class CompareScreen(GraphicsScreen):
         self.albums = names
         self.album_index = 0
         self.position = len(self._positions()) - 1
+        self.query_one("#compare-diff", Static).update(diff_table(self.runs))
         self._plot()
         self._show()
 

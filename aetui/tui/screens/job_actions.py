@@ -34,6 +34,8 @@ JOB_BINDINGS = [
     Binding("p", "priority", "Set priority", show=False, tooltip="higher runs first"),
     Binding("plus", "priority_step(1)", "Priority +1", show=False),
     Binding("minus", "priority_step(-1)", "Priority -1", show=False),
+    Binding("t", "tag_job", "Tags", show=False, tooltip="the job's tags, space-separated (filter: tag:NAME)"),
+    Binding("a", "note_job", "Note", show=False, tooltip="annotate: a free-text note on the job"),
     Binding("D,delete", "delete_job", "Delete job", show=False, tooltip="rows and run folder, after a yes"),
     Binding("w", "start_worker", "Start worker", show=False, tooltip="aetui worker --detach"),
     Binding("W", "stop_worker", "Stop worker", show=False,
@@ -104,6 +106,39 @@ class JobActions:
 
         self.app.push_screen(PromptScreen(f"Priority of job #{row.id} (higher runs first):", str(row.priority),
                                           kind="integer"), done)
+
+    def action_tag_job(self) -> None:
+        from aetui.tui.screens.prompt import PromptScreen
+
+        from store.queries import tags_for
+
+        if (row := self._need_job()) is None:
+            return
+        before = tags_for(self.app.home.db, [row.id]).get(row.id, [])
+
+        def done(text: str | None) -> None:
+            if text is None:
+                return
+            after = text.replace(",", " ").split()
+            self.run_op("tags", row.id, [t for t in after if t not in before], [t for t in before if t not in after])
+
+        self.app.push_screen(PromptScreen(f"Tags of job #{row.id} (space-separated; delete one to remove it):",
+                                          " ".join(before)), done)
+
+    def action_note_job(self) -> None:
+        from aetui.tui.screens.prompt import PromptScreen
+
+        from store.queries import get_job
+
+        if (row := self._need_job()) is None:
+            return
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self.run_op("note", row.id, text)
+
+        note = get_job(self.app.home.db, row.id).note or ""
+        self.app.push_screen(PromptScreen(f"Note on job #{row.id} (empty: none):", note), done)
 
     def action_priority_step(self, delta: int) -> None:
         if (row := self._need_job()) is not None:
@@ -184,6 +219,8 @@ class JobActions:
             "retry": lambda: (jobs.retry(home, job_id), f"job #{job_id} queued again")[1],
             "priority": lambda: (jobs.set_priority(home, job_id, *args), f"job #{job_id} priority {args[0]}")[1],
             "delete": lambda: (jobs.delete(home, job_id), f"job #{job_id} deleted with its run folder")[1],
+            "tags": lambda: _set_tags(home, job_id, *args),
+            "note": lambda: f"job #{job_id}: " + ("note saved" if jobs.note(home, job_id, *args).note else "no note"),
         }
         try:
             text = calls[op]()
@@ -249,6 +286,19 @@ class JobActions:
         self.notify(message.text, severity="error" if message.error else "information",
                     timeout=10 if message.op == "report" else 6 if message.error else 3)
         self.after_op(message)
+
+
+def _set_tags(home, job_id: int, add: list[str], remove: list[str]) -> str:
+    from aetui import jobs
+
+    tags = None
+    if add:
+        tags = jobs.tag(home, job_id, add)
+    if remove:
+        tags = jobs.tag(home, job_id, remove, remove=True)
+    if tags is None:
+        return f"job #{job_id}: tags unchanged"
+    return f"job #{job_id}: tags {' '.join(tags) or '(none)'}"
 
 
 def _cancel_text(job) -> str:

@@ -237,7 +237,7 @@ class MainScreen(JobActions, Screen):
         window = table.window_ids()
         for row in fresh:
             in_window = row.id in window
-            if not query.matches(row):
+            if row.id not in ch.matched:
                 reload = reload or in_window
                 continue
             if query.sort not in STATIC_SORTS:

@@ -25,7 +25,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Log, Static, TabbedContent, TabPane
 
-from aetui.run_summary import summary
+from aetui.run_summary import summary, usage_line
 from aetui.status_style import colour
 from aetui.tui import format as fmt
 from aetui.run_layout import RunLayout
@@ -91,6 +91,10 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     if d.get("attempts"):
         status.append(f"  attempt {len(d['attempts'])}", style="dim")
     t.add_row("status", status)
+    if d.get("tags"):  # what the user said about the job, near the top (t and a change them)
+        t.add_row("tags", Text(" ".join(d["tags"]), style="cyan"))
+    if d.get("note"):
+        t.add_row("note", d["note"])
     if row.total_steps:
         t.add_row("progress", f"{row.step}/{row.total_steps} {fmt.bar(row.fraction, 12)} {row.fraction * 100:.0f}%")
     if row.phase:  # before the first step: what takes the time
@@ -110,6 +114,8 @@ def summary_table(d: dict[str, Any], row: JobRow) -> Table:
     shown = summary(m)
     if shown:
         t.add_row("metrics", whole_items([f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in shown]))
+    if used := usage_line(d.get("usage")):
+        t.add_row("used", used)
     if d.get("parent_id"):
         t.add_row("parent", f"#{d['parent_id']}")
     if d.get("children"):

@@ -8,7 +8,7 @@ What the words match is `aetui.tui.data.window.JobQuery` (and its SQL in `store.
 
 from __future__ import annotations
 
-HINT = "enter: keep · esc: clear · matches label, kind, status, model, device, #id"
+HINT = "enter: keep · esc: clear · done train tag:best lr=1e-3 heldout_mse<0.01 #id or text"
 
 
 class FilterEditor:

@@ -132,7 +132,7 @@ class JobTable(ScrollView, can_focus=True):
         Binding("end,G", "jump(-1)", "Last", show=False),
         Binding("enter", "open", "Open", show=True),
         Binding("space", "mark", "Mark", show=True, tooltip="mark for compare"),
-        Binding("slash", "start_filter", "Filter", show=True, tooltip="words in label, kind, status, model, #id"),
+        Binding("slash", "start_filter", "Filter", show=True, tooltip="status/kind words, tag:NAME, lr=1e-3, heldout_mse<0.01, #id, text"),
     ]
 
     COMPONENT_CLASSES = {

@@ -1,0 +1,70 @@
+"""The worker records what each job used (issue 14): peak GPU memory and mean GPU
+utilization sampled through NVML, CPU time from the child's rusage, kept on the attempt
+after the job ends and shown by `aetui show`. No GPU here: a stand-in for the `pynvml`
+package answers for one card whose running processes are this test's children (the
+job's child among them); the worker, its child process and the store are real."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from aetui import nvml
+from tests.conftest import aetui, aetui_json
+
+GiB = 2**30
+
+
+class OneCard:
+    def nvmlInit(self) -> None:
+        pass
+
+    def nvmlShutdown(self) -> None:
+        pass
+
+    def nvmlDeviceGetCount(self) -> int:
+        return 1
+
+    def nvmlDeviceGetHandleByIndex(self, i: int):
+        return i
+
+    def nvmlDeviceGetUtilizationRates(self, h):
+        return SimpleNamespace(gpu=40, memory=0)
+
+    def nvmlDeviceGetMemoryInfo(self, h):
+        return SimpleNamespace(used=70 * GiB, total=80 * GiB, free=10 * GiB)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        """The children of this process (the in-process worker's: the job's child): 3 GiB
+        each. Not their own children: the job's child runs `git rev-parse` for a moment,
+        which holds no GPU memory."""
+        me = os.getpid()
+        kids = Path(f"/proc/{me}/task/{me}/children").read_text().split()
+        return [SimpleNamespace(pid=int(p), usedGpuMemory=3 * GiB) for p in kids]
+
+
+@pytest.mark.slow
+def test_worker_records_gpu_memory_utilization_and_cpu_time(home, monkeypatch):
+    from aetui.home import Home
+    from aetui.worker.supervisor import Worker
+    from store import queue
+
+    monkeypatch.setitem(sys.modules, "pynvml", OneCard())
+    monkeypatch.setattr(nvml, "_state", {})
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    h = Home.resolve(home)
+    (job,) = queue.enqueue_many(h.db, [dict(kind="noop", spec={"steps": 3, "sleep_s": 0.2}, label="noop")],
+                                run_root=str(h.runs))
+    assert Worker(h, ["cuda:0"], until_empty=True, poll_s=0.05, log=lambda _: None).run() == 0
+    d = aetui_json(home, "show", str(job.id))
+    assert d["status"] == "done", d["error"]
+    usage = d["attempts"][0]["usage"]
+    # the child's own memory (3 GiB), not the card's 70 GiB in use; the card's utilization
+    assert usage["gpu_mem_peak"] == 3 * GiB and usage["gpu_util_mean"] == 0.4 and usage["gpu_samples"] >= 1
+    assert usage["cpu_s"] > 0  # a Python interpreter that started and ran the job
+    assert d["usage"] == {"gpu_mem_peak": 3 * GiB, "gpu_util_mean": 0.4, "cpu_s": usage["cpu_s"]}
+    assert "GPU mem peak 3.00 GiB · GPU util 40% · CPU " in aetui(home, "show", str(job.id)).stdout
