@@ -6,8 +6,8 @@
 - attempt.usage: JSON {gpu_mem_peak, gpu_util_mean, gpu_samples, cpu_s} written by the
   worker while the attempt runs and when it ends.
 
-Revision ID: 0005
-Revises: 0006
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0006"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
