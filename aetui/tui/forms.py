@@ -23,6 +23,10 @@ from aetui.errors import UserError
 HIDDEN = {"kind", "code"}
 OPTION_PREFIX = "options."  # a model option's field: `options.depth` is spec["options"]["depth"]
 DEFAULT_MODEL = "unet"  # the model a new training form starts with
+# the model choice that asks for your own model's file (`aetui queue PATH.py:NAME`), in the
+# field MODEL_REF: the queued spec's `model` is that reference
+OWN_MODEL = "your own model…"
+MODEL_REF = "model_file"
 # fields naming the run an experiment starts from (filled with the selected run's id)
 PARENT_FIELDS = ("run", "run_id", "parent", "parent_id", "source", "source_run")
 
@@ -51,7 +55,7 @@ class FormField:
     def of_model(self) -> bool:
         """A field that follows the chosen model: one of its options, or the JSON options
         of your own model."""
-        return self.option is not None or self.name == "options"
+        return self.option is not None or self.name in ("options", MODEL_REF)
 
     def text(self, value: Any) -> str:
         """How a value shows in a text input."""
@@ -128,9 +132,9 @@ def form_fields(spec_type: type, values: dict[str, Any] | None = None, *,
             from aetui.models.catalog import MODEL_NAMES
 
             model = values.get("model") or DEFAULT_MODEL  # your own model (copied from its run) is offered too
+            offered = MODEL_NAMES if model in MODEL_NAMES else (*MODEL_NAMES, model)
             out.append(FormField(name=name, type="choice", default=model, required=True, optional=False,
-                                 choices=MODEL_NAMES if model in MODEL_NAMES else (*MODEL_NAMES, model),
-                                 description=info.description or ""))
+                                 choices=(*offered, OWN_MODEL), description=info.description or ""))
             continue
         if with_options and name == "options":
             out += option_fields(values.get("model") or DEFAULT_MODEL, values.get("options") or {})
@@ -166,9 +170,14 @@ def option_fields(model: str, values: dict[str, Any] | None = None) -> list[Form
     from aetui.models.catalog import OPTIONS
 
     values = values or {}
+    own_options = FormField(name="options", type="json", default=dict(values), required=False, optional=False,
+                            description="your model's keyword arguments, as JSON")
+    if model == OWN_MODEL:
+        return [FormField(name=MODEL_REF, type="str", default=None, required=True, optional=False,
+                          description="PATH.py:NAME or package.module:NAME, as `aetui queue` takes it"),
+                own_options]
     if model not in OPTIONS:
-        return [FormField(name="options", type="json", default=dict(values), required=False, optional=False,
-                          description="your model's keyword arguments, as JSON")]
+        return [own_options]
     kinds = {int: "int", float: "float", bool: "bool", str: "str"}
     return [FormField(name=OPTION_PREFIX + opt.name, type=kinds.get(opt.type, "str"),
                       default=values.get(opt.name, opt.default), required=False, optional=opt.default is None,
@@ -223,6 +232,8 @@ def parse_values(fields: list[FormField], raw: dict[str, Any]) -> dict[str, Any]
         if value is None and not f.required:
             continue
         spec[f.name] = value
+    if spec.get("model") == OWN_MODEL:
+        spec["model"] = spec.pop(MODEL_REF)
     return spec
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from aetui.home import Home
+from aetui.tui.forms import MODEL_REF, OWN_MODEL
+from aetui.tui.widgets.spec_form import field_id
 from aetui.tui.screens.launch import LaunchScreen
 from aetui.tui.screens.main import MainScreen
 
@@ -53,7 +55,20 @@ def test_launch_forms_offer_what_your_model_supports_and_the_new_job_form_takes_
         await pilot.press("n")
         await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen), what="new job form")
         form = pilot.app.screen.form
-        form.set_value("model", f"{EXAMPLE}:ConvAE")
+        form.set_value("model", OWN_MODEL)  # the choice after the built-in models
+        await until(pilot, lambda: form.query(f"#{field_id(MODEL_REF)}"), what="the model file field")
+        assert not form.query("#field-options--depth")  # the U-Net's options went
+        await pilot.press("ctrl+s")  # no file named yet: the form stays open and says so
+        await until(pilot, lambda: any("model file" in str(n.message) for n in pilot.app._notifications),
+                    what="the missing file named")
+        assert isinstance(pilot.app.screen, LaunchScreen)
+        form.set_value(MODEL_REF, f"{EXAMPLE.parent / 'nope.py'}:ConvAE")
+        await pilot.press("ctrl+s")  # a file that is not there: refused as `aetui queue` refuses it
+        await until(pilot, lambda: any("nope.py" in str(n.message) for n in pilot.app._notifications),
+                    what="the missing file refused")
+        assert isinstance(pilot.app.screen, LaunchScreen)
+        pilot.app.clear_notifications()
+        form.set_value(MODEL_REF, f"{EXAMPLE}:ConvAE")
         form.set_value("res", 16)
         form.set_value("options", {"latent": 4})
         await pilot.press("ctrl+s")

@@ -133,7 +133,7 @@ def test_form_fields_come_from_the_spec_model():
     fields = {f.name: f for f in forms.form_fields(TrainSpec)}
     assert "kind" not in fields
     assert fields["model"].required and fields["model"].type == "choice"
-    assert set(fields["model"].choices) == {"mlp", "unet", "attn-unet"} and fields["model"].default == "unet"
+    assert set(fields["model"].choices) == {"mlp", "unet", "attn-unet", forms.OWN_MODEL} and fields["model"].default == "unet"
     from aetui.defaults import LIMITS
 
     assert fields["steps"].default == 2000 and fields["steps"].type == "int"
