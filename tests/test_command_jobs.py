@@ -194,9 +194,12 @@ def test_bad_input_exits_2_and_writes_nothing(home, tmp_path):
     assert not home.exists()  # nothing written, not even the home
 
 
-def test_a_shared_store_runs_commands_only_when_allowed(home):
-    """The rule on a worker: kinds it skips are neither claimed nor waited for."""
+def test_a_shared_store_runs_commands_only_when_allowed_and_a_slurm_worker_never(home):
+    """The rule on a worker: kinds it skips are neither claimed nor waited for. A Slurm
+    worker (`--executor slurm`) leaves command jobs to local workers, and says so once
+    (its executor is never asked to start one: no Slurm needed here)."""
     from aetui.home import Home
+    from aetui.worker.executors import SlurmExecutor
     from aetui.worker.supervisor import Worker
 
     job = aetui(home, "add", "--", "true").stdout.split()[0]
@@ -205,6 +208,15 @@ def test_a_shared_store_runs_commands_only_when_allowed(home):
     assert worker.run() == 0
     assert aetui_json(home, "show", job)["status"] == "queued"
     assert any("--allow-commands" in line for line in said) and any("queue empty" in line for line in said)
+
+    said.clear()
+    slurm = Worker(Home.resolve(home), ["cpu"], until_empty=True, poll_s=0.05, log=said.append, run_commands=True)
+    slurm.executor = SlurmExecutor()
+    assert slurm.run() == 0
+    assert [line for line in said if "command jobs" in line] == [
+        "command jobs are left to local workers: --executor slurm does not run them "
+        "(start `aetui worker` without it for those)"]
+    assert any("queue empty" in line for line in said)
     assert aetui(home, "wait", job, "--timeout", "0", check=False).returncode == 1  # still queued
 
 
