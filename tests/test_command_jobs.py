@@ -1,5 +1,5 @@
 """Command jobs (`aetui add -- CMD ...`): any program through the real CLI and real
-workers; its environment, its TensorBoard scalars read back by the dashboard's data layer,
+workers; its environment, its TensorBoard scalars and pictures read back by the dashboard's data layer,
 `log -f` and `wait`, retry with the next attempt, cancel and a worker killed with -9 ending
 the command's whole process group, the shared-store and held-GPU rules, bad input."""
 
@@ -72,8 +72,12 @@ def run_dir(home: Path, job_id: int) -> Path:
 
 
 @pytest.mark.slow
-def test_command_jobs_run_with_their_environment_log_wait_retry_and_scalars(home, tmp_path, procs, monkeypatch):
+def test_command_jobs_run_with_their_environment_log_wait_retry_scalars_and_pictures(home, tmp_path, procs, monkeypatch):
+    from aetui.home import Home
+    from aetui.jobs import job_detail
     from aetui.tui.data.curves import read_scalars, scalar_tags
+    from aetui.tui.data.images import load
+    from aetui.tui.data.results import load_results
 
     monkeypatch.setenv("SECRET_TOKEN", "do-not-store")  # in the queueing shell: must not travel
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")  # inherited everywhere: the worker's pinning wins
@@ -124,6 +128,11 @@ def test_command_jobs_run_with_their_environment_log_wait_retry_and_scalars(home
     losses = read_scalars(trained, "train/loss")
     assert [s for s, _ in losses] == [1, 2, 3, 4, 5] and losses[-1][1] < losses[0][1]
     assert len(read_scalars(trained, "toy/w")) == 5
+    # and its pictures (every 2 steps, over both attempts): the run's album, as the dashboard shows it
+    d = job_detail(Home.resolve(home), int(train))
+    results = load_results(d["kind"], d["run_dir"], d["artifacts"], d["results"])
+    assert [a.name for a in results.albums] == ["toy/picture"] and results.album("toy/picture").steps() == [2, 4]
+    assert load(results.latest().source).size == (16, 16)
 
 
 @pytest.mark.slow
@@ -185,9 +194,12 @@ def test_bad_input_exits_2_and_writes_nothing(home, tmp_path):
     assert not home.exists()  # nothing written, not even the home
 
 
-def test_a_shared_store_runs_commands_only_when_allowed(home):
-    """The rule on a worker: kinds it skips are neither claimed nor waited for."""
+def test_a_shared_store_runs_commands_only_when_allowed_and_a_slurm_worker_never(home):
+    """The rule on a worker: kinds it skips are neither claimed nor waited for. A Slurm
+    worker (`--executor slurm`) leaves command jobs to local workers, and says so once
+    (its executor is never asked to start one: no Slurm needed here)."""
     from aetui.home import Home
+    from aetui.worker.executors import SlurmExecutor
     from aetui.worker.supervisor import Worker
 
     job = aetui(home, "add", "--", "true").stdout.split()[0]
@@ -196,6 +208,15 @@ def test_a_shared_store_runs_commands_only_when_allowed(home):
     assert worker.run() == 0
     assert aetui_json(home, "show", job)["status"] == "queued"
     assert any("--allow-commands" in line for line in said) and any("queue empty" in line for line in said)
+
+    said.clear()
+    slurm = Worker(Home.resolve(home), ["cpu"], until_empty=True, poll_s=0.05, log=said.append, run_commands=True)
+    slurm.executor = SlurmExecutor()
+    assert slurm.run() == 0
+    assert [line for line in said if "command jobs" in line] == [
+        "command jobs are left to local workers: --executor slurm does not run them "
+        "(start `aetui worker` without it for those)"]
+    assert any("queue empty" in line for line in said)
     assert aetui(home, "wait", job, "--timeout", "0", check=False).returncode == 1  # still queued
 
 

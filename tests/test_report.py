@@ -42,6 +42,13 @@ def lab(tmp_path_factory) -> tuple[Path, dict[str, int]]:
         "kind": "command", "argv": ["python", "train.py"], "cwd": "/src", "env": {"API_TOKEN": "s3cr3t-t0ken"}})],
         run_root="runs")
     ids["command"] = cmd.id
+    from PIL import Image
+
+    from tests.tui.seed import write_curve, write_images
+
+    write_curve(home.run_dir(cmd.id), [(1, -2.0), (2, -1.5)], tag="my/metric")  # what it wrote under $AETUI_TB_DIR
+    write_images(home.run_dir(cmd.id), "my/samples", {1: [Image.new("RGB", (12, 12), (9, 9, 9))],
+                                                      2: [Image.new("RGB", (12, 12), (200, 30, 30))]})
     home.db.dispose()
     return path, ids
 
@@ -148,8 +155,8 @@ def test_the_html_report_is_valid_self_contained_and_its_pictures_decode(html_re
     assert "http" not in text.replace("http://e.vil", "")  # nothing to fetch (the evil label escaped)
     pictures = [decode(img["src"]) for img in page.images]
     # two loss curves, 2 x 2 grids, the sweep plot and 3 triplets, a filmstrip and the last
-    # walk frame, 2 probe pictures, the comparison's curves
-    assert len(pictures) == 2 + 4 + 1 + 3 + 2 + 2 + 1
+    # walk frame, 2 probe pictures, the comparison's curves, the command's curve and picture
+    assert len(pictures) == 2 + 4 + 1 + 3 + 2 + 2 + 1 + 2
     assert {img["alt"] for img in page.images} >= {"reconstructions at step 60", "denoising at step 60",
                                                    "error against level", "training loss of each run"}
     headings = page.texts["h2"]
@@ -208,6 +215,21 @@ def test_a_command_jobs_environment_is_not_in_the_report(html_report):
     assert "s3cr3t-t0ken" not in text and "API_TOKEN" not in text
     assert keyed(page.table("settings", -1))["env"] == ["1 variable, not shown"]
     assert keyed(page.table("settings", -1))["argv"] == ["python, train.py"]
+
+
+def test_a_command_jobs_tensorboard_scalars_and_pictures_are_in_the_report(html_report, lab):
+    text, page = html_report
+    _, ids = lab
+    section = text[text.index(f'<section id="job-{ids["command"]}">'):]
+    section = section[:section.index("</section>")]
+    pictures = re.findall(r'<img src="(data:[^"]+)" alt="([^"]*)"', section)
+    assert [alt for _, alt in pictures] == ["TensorBoard scalar my/metric", "my/samples at step 2"]
+    curve = decode(pictures[0][0])
+    assert curve.size == (860, 420)
+    drawn = {c: n for n, c in curve.convert("RGB").getcolors(1 << 20)}.get((0x55, 0x55, 0x55), 0)
+    assert drawn > 100  # the line, below 0: on a linear axis (a log one leaves it out)
+    newest = decode(pictures[1][0])
+    assert newest.size == (12, 12) and newest.convert("RGB").getpixel((5, 5)) == (200, 30, 30)
 
 
 def test_user_text_is_escaped(html_report, lab):

@@ -2,15 +2,17 @@
 
 One section a job: its settings, the run's facts and metrics, and what its kind
 produced (a training run's loss curve and last reconstruction grids; a sweep's table,
-plot and triplets; a walk's filmstrip and GIF; a probe's rows). Several jobs of one kind
+plot and triplets; a walk's filmstrip and GIF; a probe's rows; a command's TensorBoard
+scalars and the last picture of each of its image tags). Several jobs of one kind
 also get a comparison: the settings that differ and the numbers side by side, with their
-curves on one plot. No torch: pictures are the run's own files, curves are drawn with
-matplotlib (`aetui.plots`).
+curves on one plot. No torch: pictures are the run's own files (or the images it wrote to
+TensorBoard), curves are drawn with matplotlib (`aetui.plots`).
 """
 
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -19,13 +21,17 @@ from aetui.plots import Series, line_plot_png
 from aetui.report.document import Block, Document, Picture, Section, Table, Text
 from aetui.run_summary import SUMMARY_FIELDS, summary_first
 from aetui.spec_diff import differing_settings, flatten
-from aetui.tui.data.curves import LOSS_TAG, read_scalars
+from aetui.tui.data.curves import LOSS_TAG, read_scalars, scalar_tags
+from aetui.tui.data.results import Picture as ResultPicture
 from aetui.tui.data.results import Results, load_results
 
 KIND_TITLES = {"train": "training run", "sweep": "noise sweep", "walk": "manifold walk", "probe": "representation probe",
                "command": "command", "noop": "no-op job"}
 MIME = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
         ".webp": "image/webp", ".bmp": "image/bmp"}
+SUFFIX = {"PNG": ".png", "GIF": ".gif", "JPEG": ".jpg", "WEBP": ".webp", "BMP": ".bmp"}  # by PIL's format
+# a command job's TensorBoard scalars plotted, and image tags shown, each at most (the rest: `aetui tb`)
+COMMAND_TAGS = 8
 # the rows of each kind's grids, top to bottom (aetui.experiments.train / sweep / probe)
 GRID_ROWS = {"reconstructions": ("input", "reconstruction"), "denoising": ("noisy input", "denoised"),
              "triplets": ("clean", "corrupted", "trained output")}
@@ -84,7 +90,8 @@ def job_section(d: dict[str, Any], results: Results) -> Section:
     ]
     if d["metrics"]:
         blocks.append(Table(("metric", "value"), tuple(summary_first(d["metrics"])), "results"))
-    blocks += {"train": _train, "sweep": _sweep, "walk": _walk, "probe": _probe}.get(d["kind"], _nothing)(d, results)
+    blocks += {"train": _train, "sweep": _sweep, "walk": _walk, "probe": _probe,
+               "command": _command}.get(d["kind"], _nothing)(d, results)
     return Section(job_title(d), f"job-{d['id']}", blocks)
 
 
@@ -176,6 +183,40 @@ def _probe(d: dict[str, Any], results: Results) -> list[Block]:
     return out
 
 
+def _command(d: dict[str, Any], results: Results) -> list[Block]:
+    """What the command wrote under $AETUI_TB_DIR: a plot of each scalar, the newest picture
+    of each image tag."""
+    out: list[Block] = []
+    tags = scalar_tags(d["run_dir"]) if d["run_dir"] else []
+    for n, tag in enumerate(tags[:COMMAND_TAGS]):
+        curve = read_scalars(d["run_dir"], tag)
+        if curve:
+            values = [v for _, v in curve]
+            out.append(_plot(f"job{d['id']}_scalar_{n:02d}_{_slug(tag)}.png",
+                             [Series(tag, [s for s, _ in curve], values, markers=len(curve) < 30)],
+                             title=f"#{d['id']} {tag}", xlabel="step", ylabel=tag, caption=f"TensorBoard scalar {tag}",
+                             log_y=_log_scale(values)))
+    albums = [a for a in results.albums if a.pictures]
+    for n, album in enumerate(albums[:COMMAND_TAGS]):
+        pic = album.pictures[-1]
+        out.append(picture(pic, f"job{d['id']}_image_{n:02d}_{_slug(album.name)}", f"{album.name} at {pic.title}"))
+    left = max(0, len(tags) - COMMAND_TAGS) + max(0, len(albums) - COMMAND_TAGS)
+    if left:
+        out.append(Text(f"{left} more TensorBoard tag{'s' if left > 1 else ''} not shown: aetui tb {d['id']}"))
+    return out
+
+
+def _log_scale(values: list[float]) -> bool:
+    """A log axis for a scalar that is positive and spans a factor of 10 or more (a loss);
+    any other scalar (an accuracy, a learning rate's warm-up, a value below 0) on a linear one."""
+    return bool(values) and min(values) > 0 and max(values) >= 10 * min(values)
+
+
+def _slug(tag: str) -> str:
+    """A tag as part of a file name (`train/loss` -> `train_loss`)."""
+    return re.sub(r"[^A-Za-z0-9-]+", "_", tag).strip("_")[:60] or "tag"
+
+
 # ---- several jobs of one kind ------------------------------------------------------------
 
 def comparison(kind: str, group: list[tuple[dict[str, Any], Results]]) -> Section:
@@ -222,15 +263,26 @@ def comparison(kind: str, group: list[tuple[dict[str, Any], Results]]) -> Sectio
 
 # ---- pictures ----------------------------------------------------------------------------
 
-def picture(path: Path, name: str, caption: str, labels: tuple[str, ...] = ()) -> Picture:
-    data = Path(path).read_bytes()
+def picture(source: "Path | ResultPicture", name: str, caption: str, labels: tuple[str, ...] = ()) -> Picture:
+    """A picture file, or a result picture (a file, or bytes read from TensorBoard); a
+    `name` without a suffix gets the picture's."""
+    if isinstance(source, ResultPicture) and source.data is not None:
+        data = source.data
+        suffix = SUFFIX.get(_format(data), ".png")
+    else:
+        path = source.path if isinstance(source, ResultPicture) else Path(source)
+        data = path.read_bytes()
+        suffix = path.suffix.lower()
+    if not Path(name).suffix:
+        name += suffix
     size = _size(data)
-    return Picture(name=name, data=data, mime=MIME.get(Path(path).suffix.lower(), "image/png"), caption=caption,
+    return Picture(name=name, data=data, mime=MIME.get(suffix, "image/png"), caption=caption,
                    row_labels=labels if _rows_fit(size, len(labels)) else (), size=size)
 
 
-def _plot(name: str, series: list[Series], *, title: str, xlabel: str, ylabel: str, caption: str) -> Picture:
-    data = line_plot_png(series, title=title, xlabel=xlabel, ylabel=ylabel, size=PLOT_SIZE)
+def _plot(name: str, series: list[Series], *, title: str, xlabel: str, ylabel: str, caption: str,
+          log_y: bool = True) -> Picture:
+    data = line_plot_png(series, title=title, xlabel=xlabel, ylabel=ylabel, size=PLOT_SIZE, log_y=log_y)
     return Picture(name=name, data=data, mime="image/png", caption=caption, size=_size(data))
 
 
@@ -242,6 +294,17 @@ def _size(data: bytes) -> tuple[int, int]:
             return im.size
     except Exception:  # not a picture PIL reads: shown without labels
         return (0, 0)
+
+
+def _format(data: bytes) -> str:
+    """PIL's name of the picture's format ("PNG", "JPEG"...), "" when it is none PIL reads."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.format or ""
+    except Exception:
+        return ""
 
 
 def _rows_fit(size: tuple[int, int], rows: int) -> bool:

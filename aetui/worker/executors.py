@@ -7,6 +7,7 @@ the `subprocess.Popen` of a local child:
 
     class Executor:
         name: str
+        skips: dict[str, str]            # job kinds it cannot run -> the worker's log line saying so
         def start(self, worker, job_id: int, device: str) -> Handle
 
     class Handle:
@@ -31,6 +32,10 @@ lease, so it needs the worker only to be reaped. Slurm owns its life while it is
 
 The Slurm job's id, state, node, restarts and log files are in the run's
 `results["slurm"]` (`aetui show --json`, the dashboard).
+
+Command jobs (`aetui add -- CMD`) are not run on Slurm: the task runs aetui's own runners,
+not a program in its own process group with the cwd and environment taken at queue time.
+A Slurm worker leaves them queued for a local worker (`aetui worker`) and says so once.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from aetui.errors import UserError
 from aetui.run_layout import RunLayout
@@ -98,6 +103,9 @@ class SlurmExecutor:
     account: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     name: str = "slurm"
+    skips: ClassVar[dict[str, str]] = {
+        "command": "command jobs are left to local workers: --executor slurm does not run them "
+                   "(start `aetui worker` without it for those)"}
 
     def minutes(self) -> int:
         return parse_minutes(self.time) if self.time else SLURM_TIME_MIN

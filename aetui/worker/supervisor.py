@@ -70,7 +70,7 @@ class Worker:
         self.per_device, self.grace_s = max(1, per_device), grace_s
         self.stall_s = stall_s  # 0: never stop a job for reporting no progress
         self.share = share  # also use GPUs that other processes hold (`held_by_others`)
-        self.skip_kinds = () if run_commands else ("command",)  # a shared store: `--allow-commands`
+        self.run_commands = run_commands  # False on a shared store without `--allow-commands`
         self._held: set[str] = set()  # devices others held at the last look (logged when it changes)
         self.host_fault: str | None = None  # set once this host cannot run jobs: claim no more, then exit
         self.owner = owner_id()
@@ -78,6 +78,18 @@ class Worker:
         self.children: dict[int, Child] = {}  # by job id
         self.stopping = False
         self._last_heartbeat = self._last_stall_check = 0.0
+
+    def _skipped(self) -> dict[str, str]:
+        """The job kinds this worker neither claims nor waits for, each with why (one line)."""
+        skipped = dict(getattr(self.executor, "skips", {}))  # kinds its executor cannot run
+        if not self.run_commands:
+            skipped.setdefault("command", "command jobs are left to other workers: a shared store runs them only "
+                                          "with --allow-commands")
+        return skipped
+
+    @property
+    def skip_kinds(self) -> tuple[str, ...]:
+        return tuple(self._skipped())
 
     def request_stop(self, *_args) -> None:
         self.stopping = True
@@ -103,8 +115,8 @@ class Worker:
 
         slots = f" ({self.per_device} jobs each)" if self.per_device > 1 else ""
         self.log(f"worker {self.owner} on {', '.join(self.devices)}{slots}; home {self.home.path}")
-        if self.skip_kinds:
-            self.log("command jobs are left to other workers: a shared store runs them only with --allow-commands")
+        for why in self._skipped().values():
+            self.log(why)
         while True:
             lost = queue.requeue_lost(self.home.db, host=self.host, is_alive=pid_alive)
             for job_id in lost:  # requeued, or cancelled when its cancel was asked

@@ -64,6 +64,38 @@ def write_curve(run_dir: Path, points: list[tuple[int, float]], tag: str = "trai
     w.close()
 
 
+def write_images(run_dir: Path, tag: str, steps: dict[int, list], *, tf2: bool = False) -> None:
+    """Pictures (PIL images) as TensorBoard image summaries, with tensorboard's own writer:
+    one a step as torch's `add_image` writes them, or (`tf2`) several a step as
+    `tf.summary.image` does (a string tensor: width, height, then each encoded picture)."""
+    import io
+
+    from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2
+    from tensorboard.plugins.image.metadata import create_summary_metadata
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    def png(im) -> bytes:
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+        return buf.getvalue()
+
+    w = EventFileWriter(str(run_dir / "tb"))
+    for step, images in steps.items():
+        width, height = images[0].size
+        if tf2:
+            strings = [str(width).encode(), str(height).encode(), *map(png, images)]
+            tensor = tensor_pb2.TensorProto(dtype=7, string_val=strings,  # DT_STRING
+                                            tensor_shape=tensor_shape_pb2.TensorShapeProto(
+                                                dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=len(strings))]))
+            meta = create_summary_metadata(display_name=tag, description="")
+            values = [summary_pb2.Summary.Value(tag=tag, tensor=tensor, metadata=meta)]
+        else:
+            values = [summary_pb2.Summary.Value(tag=tag, image=summary_pb2.Summary.Image(
+                height=height, width=width, colorspace=3, encoded_image_string=png(im))) for im in images]
+        w.add_event(event_pb2.Event(step=step, wall_time=T0 + step, summary=summary_pb2.Summary(value=values)))
+    w.close()
+
+
 def loss_curve(steps: int, every: int, start: float = 0.2, floor: float = 0.004, wobble: int = 0):
     rnd = random.Random(wobble)
     return [(s, floor + (start - floor) * math.exp(-s / (steps / 4)) * (1 + 0.1 * rnd.random()))

@@ -15,7 +15,7 @@ from aetui.tui.data.results import checkpoints, load_results
 from aetui.tui.data.window import JobQuery, fetch_changes, fetch_window, first_page
 from store.queries import newest_update
 
-from .seed import write_curve
+from .seed import write_curve, write_images
 
 
 def test_window_filters_sorts_and_counts(seeded):
@@ -99,6 +99,35 @@ def test_results_albums_by_kind(seeded):
     assert [p.path.name for p in probe.album("images").pictures] == ["probe_0.png", "probe_1.png"]
     assert [c[0] for c in checkpoints(home.run_dir(ids["done"]))][-1] == "final.pt"
     assert load_results("train", None, {}, {}).albums == ()
+
+
+def test_a_command_s_tensorboard_images_are_its_albums(tmp_path):
+    """torch's `add_image` and tf's `tf.summary.image` (several a step), read back as
+    albums by tag, decoded from their bytes; a built-in run's TensorBoard copies are not."""
+    from PIL import Image
+
+    from aetui.tui.data.images import load
+    from aetui.tui.data.results import Picture
+
+    run = tmp_path / "run"
+    red, green, blue = (Image.new("RGB", (16, 8), c) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255)))
+    write_images(run, "samples/torch", {2: [red], 4: [green]})
+    write_curve(run, [(2, 0.5)])
+    write_images(run, "samples/tf", {3: [blue, red]}, tf2=True)
+    res = load_results("command", run, {}, {})
+    assert [a.name for a in res.albums] == ["samples/tf", "samples/torch"]
+    torch_album = res.album("samples/torch")
+    assert torch_album.steps() == [2, 4] and [p.title for p in torch_album.pictures] == ["step 2", "step 4"]
+    assert [p.title for p in res.album("samples/tf").pictures] == ["step 3 (1/2)", "step 3 (2/2)"]
+    newest = torch_album.pictures[-1]
+    assert isinstance(newest.source, Picture) and newest.path == run / "tb"
+    assert load(newest.source).getpixel((0, 0)) == (0, 255, 0) and load(newest.source).size == (16, 8)
+    assert load(res.album("samples/tf").pictures[0].source).getpixel((3, 3)) == (0, 0, 255)
+    write_images(run, "samples/torch", {6: [blue]})  # the run goes on: read again
+    assert load_results("command", run, {}, {}).album("samples/torch").steps() == [2, 4, 6]
+    assert load_results("train", run, {}, {}).albums == ()  # its pictures are its files
+    write_curve(tmp_path / "scalars", [(1, 0.5)])
+    assert load_results("command", tmp_path / "scalars", {}, {}).albums == ()
 
 
 def test_log_tail_reads_only_what_was_appended(tmp_path):

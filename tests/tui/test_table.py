@@ -284,6 +284,44 @@ def test_results_browser_steps_plays_and_shows_sweep_table(seeded):
 
 
 @pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
+def test_a_command_job_s_tensorboard_pictures_on_its_run_screen_and_in_the_results_browser(seeded):
+    """The pictures a command wrote under $AETUI_TB_DIR: the newest on its run screen, all of
+    them, by step, in the results browser, drawn from the bytes in its event files."""
+    from PIL import Image
+
+    from store import queue
+
+    from .seed import write_images
+
+    home, ids = seeded
+    (cmd,) = queue.enqueue_many(home.db, [dict(kind="command", label="python train.py", total_steps=0, spec={
+        "kind": "command", "argv": ["python", "train.py"], "cwd": "/src", "env": {}})], run_root="runs")
+    red, green = (220, 20, 30), (20, 200, 40)
+    write_images(home.run_dir(cmd.id), "toy/picture", {5: [Image.new("RGB", (8, 8), red)],
+                                                       10: [Image.new("RGB", (8, 8), green)]})
+    app = make_app(home)
+
+    async def scenario(pilot):
+        await select_job(pilot, cmd.id)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen)
+                    and pilot.app.screen.query_one("#run-image").image is not None, what="the run's picture")
+        screen = pilot.app.screen
+        assert screen.query_one("#run-image").image.getpixel((4, 4)) == green  # the newest
+        assert "toy/picture · step 10" in screen_text(pilot.app)
+        await pilot.press("r")
+        await until(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen)
+                    and pilot.app.screen.query_one("#results-image").image is not None, what="the results")
+        screen = pilot.app.screen
+        assert screen.album.name == "toy/picture" and "toy/picture · step 10 · 2/2" in screen_text(pilot.app)
+        await pilot.press("left")
+        view = screen.query_one("#results-image")
+        await until(pilot, lambda: view.image is not None and view.image.getpixel((4, 4)) == red, what="step 5")
+
+    drive(app, scenario)
+
+
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_resizing_between_80x24_and_200x50_keeps_a_sane_layout(seeded):
     home, ids = seeded
     app = make_app(home)

@@ -18,7 +18,8 @@ _cache: dict[str, tuple[tuple, list[tuple[int, float]]]] = {}
 _lock = threading.Lock()
 
 
-def _files_key(tb: Path) -> tuple:
+def files_key(tb: Path) -> tuple:
+    """(path, size) of every event file under `tb`: what changes when a run writes more."""
     try:
         files = sorted(tb.rglob("events.out.tfevents.*"))
         return tuple((str(f), f.stat().st_size) for f in files)
@@ -31,7 +32,7 @@ def read_scalars(run_dir: str | Path, tag: str = LOSS_TAG) -> list[tuple[int, fl
     tb = RunLayout.at(run_dir).tb
     if not tb.is_dir():
         return []
-    key = _files_key(tb)
+    key = files_key(tb)
     cache_key = f"{tb}::{tag}"
     with _lock:
         hit = _cache.get(cache_key)
@@ -50,7 +51,7 @@ def scalar_tags(run_dir: str | Path) -> list[str]:
     tb = RunLayout.at(run_dir).tb
     if not tb.is_dir():
         return []
-    key = _files_key(tb)
+    key = files_key(tb)
     cache_key = f"{tb}::*tags"
     with _lock:
         hit = _cache.get(cache_key)

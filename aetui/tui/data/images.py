@@ -1,8 +1,10 @@
-"""Decoding pictures off disk (PIL), with a small cache keyed by path and mtime, so
-stepping back and forth through grids or playing a walk decodes each file once."""
+"""Decoding pictures (PIL), off disk or from the bytes a result picture holds (one read
+from TensorBoard events), with a small cache keyed by path and mtime (or by the bytes),
+so stepping back and forth through grids or playing a walk decodes each picture once."""
 
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -11,27 +13,41 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from aetui.tui.data.results import Picture
+
 CACHE_SIZE = 256
-_cache: "OrderedDict[tuple[str, float], Image]" = OrderedDict()
+_cache: "OrderedDict[tuple, Image]" = OrderedDict()
 _lock = threading.Lock()
 
 
-def load(path: str | Path) -> "Image | None":
-    """The picture at `path` as RGB, or None when it cannot be read (yet)."""
+def name_of(source: "str | Path | Picture") -> str:
+    """How a picture is named to the user (in "cannot read ...")."""
+    return source.title if hasattr(source, "data") else Path(source).name
+
+
+def load(source: "str | Path | Picture") -> "Image | None":
+    """The picture at a path, or a result picture's bytes (`Picture.source`), as RGB; None
+    when it cannot be read (yet)."""
     from PIL import Image as PILImage
 
-    p = Path(path)
-    try:
-        key = (str(p), p.stat().st_mtime)
-    except OSError:
-        return None
+    data = getattr(source, "data", None)
+    if data is not None:
+        key: tuple = ("bytes", data)  # exact: equal bytes, the same picture
+        opened: "Path | io.BytesIO" = io.BytesIO(data)
+    else:
+        p = Path(source)
+        try:
+            key = (str(p), p.stat().st_mtime)
+        except OSError:
+            return None
+        opened = p
     with _lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
     try:
-        with PILImage.open(p) as im:
+        with PILImage.open(opened) as im:
             im.seek(0)
             rgb = im.convert("RGB")
             rgb.load()
@@ -45,8 +61,6 @@ def load(path: str | Path) -> "Image | None":
 
 
 def png_bytes(image: "Image") -> bytes:
-    import io
-
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()

@@ -2,7 +2,10 @@
 
 Read generically from `Run.artifacts` (a name maps to a file, a list of files or a
 folder, relative to the run folder); a training run's grids come from its `images/`
-folder when the artifacts do not list them (also while it still runs).
+folder when the artifacts do not list them (also while it still runs). A command job's
+pictures are the images it wrote to TensorBoard, an album per tag
+(`aetui.tui.data.tb_images`); the built-in runners write theirs as files too, which are
+shown instead.
 """
 
 from __future__ import annotations
@@ -23,13 +26,24 @@ PRIMARY = {"train": ("reconstructions",), "sweep": ("plot", "triplets"), "walk":
 ORDER = {"train": ("reconstructions", "denoising"), "sweep": ("triplets", "plot"),
          "walk": ("frames", "filmstrip", "gif"), "probe": ("images",)}
 ANIMATED = {"frames", "gif"}
+# kinds whose TensorBoard image summaries are their albums
+TB_ALBUM_KINDS = ("command",)
 
 
 @dataclass(frozen=True)
 class Picture:
+    """A picture in a file (`path`), or one inside TensorBoard event files: then `data` holds
+    its encoded bytes and `path` is the run's TensorBoard folder."""
+
     path: Path
     title: str
     step: int | None = None
+    data: bytes | None = None
+
+    @property
+    def source(self) -> "Path | Picture":
+        """What `aetui.tui.data.images.load` decodes: the file, or this picture's bytes."""
+        return self.path if self.data is None else self
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,9 @@ def load_results(kind: str, run_dir: str | Path | None, artifacts: dict[str, Any
         if name == "gif" and "frames" in artifacts:
             continue  # the frames album already plays it
         albums[name] = Album(name, _pictures(files, titles, stepped=kind != "sweep"), animated=name in ANIMATED)
+    if kind in TB_ALBUM_KINDS:
+        for name, album in tb_albums(run).items():
+            albums.setdefault(name, album)
     if not albums:  # nothing recorded yet: any picture in the run folder
         files = sorted(f for f in run.glob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
         if files:
@@ -133,6 +150,20 @@ def load_results(kind: str, run_dir: str | Path | None, artifacts: dict[str, Any
     order = ORDER.get(kind, ())
     ranked = sorted(albums.values(), key=lambda a: (order.index(a.name) if a.name in order else len(order), a.name))
     return Results(kind=kind, albums=tuple(ranked), points=points)
+
+
+def tb_albums(run_dir: Path) -> dict[str, Album]:
+    """An album for each image tag of the run's TensorBoard files, its pictures by step."""
+    from aetui.tui.data.tb_images import read_images
+
+    tb = RunLayout.at(run_dir).tb
+    albums = {}
+    for tag, images in read_images(run_dir).items():
+        pictures = tuple(Picture(path=tb, step=im.step, data=im.data,
+                                 title=f"step {im.step}" + (f" ({im.index + 1}/{im.count})" if im.count > 1 else ""))
+                         for im in images)
+        albums[tag] = Album(tag, pictures)
+    return albums
 
 
 def checkpoints(run_dir: str | Path | None) -> list[tuple[str, int, float]]:

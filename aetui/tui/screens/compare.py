@@ -231,7 +231,7 @@ class CompareScreen(GraphicsScreen):
             caption = self.query_one(f"#compare-caption-{n}", Static)
             caption.update(f"#{run.job_id} · {pic.title if pic else '—'} · {run.title}")
             view.placeholder = "no picture"
-            view.path = pic.path if pic else None
+            view.path = pic.source if pic else None
 
     def action_step(self, delta: int) -> None:
         positions = self._positions()

@@ -123,7 +123,7 @@ class ResultsScreen(GraphicsScreen):
                 from aetui.tui.data.images import load
 
                 for pic in album.pictures[:300]:
-                    load(pic.path)
+                    load(pic.source)
 
     def on_results_loaded(self, message: ResultsLoaded) -> None:
         if message.results is None:
@@ -166,8 +166,8 @@ class ResultsScreen(GraphicsScreen):
             self.call_after_refresh(self._fill_points)  # again, at the side's laid-out width
             plot_album = res.album("plot")
             plot.display = plot_album is not None
-            if plot_album is not None and plot.path != plot_album.pictures[-1].path:
-                plot.path = plot_album.pictures[-1].path
+            if plot_album is not None and plot.path != plot_album.pictures[-1].source:
+                plot.path = plot_album.pictures[-1].source
             info.display = False
         else:
             side.display = False
@@ -208,7 +208,7 @@ class ResultsScreen(GraphicsScreen):
             return
         self.index = max(0, min(self.index, len(album.pictures) - 1))
         pic = album.pictures[self.index]
-        view.path = pic.path
+        view.path = pic.source
         play = ("▶ playing" if self.playing else "⏸ paused") + f" {SPEEDS[self.speed]} fps" if album.animated else ""
         caption.update(f"{album.name} · {pic.title} · {self.index + 1}/{len(album.pictures)}  {play}".rstrip())
         if self.results and self.results.kind == "sweep" and album.name == "triplets":

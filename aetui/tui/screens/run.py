@@ -323,8 +323,8 @@ class RunScreen(JobActions, GraphicsScreen):
         caption = self.query_one("#run-image-caption", Static)
         if latest is not None:
             caption.update(f"{album.name if album else ''} · {latest.title}")
-            if view.path != latest.path:
-                view.path = latest.path
+            if view.path != latest.source:
+                view.path = latest.source
         else:
             caption.update("")
         if first and data.row.kind != "train":

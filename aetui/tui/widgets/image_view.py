@@ -26,6 +26,8 @@ from aetui.tui.graphics import halfblock
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from aetui.tui.data.results import Picture
+
 _next_id = 1
 
 
@@ -36,21 +38,21 @@ def _new_image_id() -> int:
 
 
 class ImageView(Widget):
-    """Shows `path` (or an image given with `show`), scaled into the widget, aspect kept."""
+    """Shows `path` (or an image given with `show`), scaled into the widget, aspect kept.
+    `path` is a file, or a result picture that holds its bytes (`Picture.source`)."""
 
-
-    path: reactive[Path | None] = reactive(None)
+    path: reactive["Path | Picture | None"] = reactive(None)
     placeholder: reactive[str] = reactive("no image")
 
     class Decoded(Message):
-        def __init__(self, path: Path, image: "Image | None") -> None:
+        def __init__(self, path: "Path | Picture", image: "Image | None") -> None:
             super().__init__()
             self.path, self.image = path, image
 
     def __init__(self, path: Path | None = None, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._image: "Image | None" = None
-        self._image_path: Path | None = None  # the file the shown image came from
+        self._image_path: "Path | Picture | None" = None  # the file (or picture) the shown image came from
         self._strips: tuple[tuple[int, int, int], list[Strip]] | None = None
         self._kitty_id = _new_image_id()
         self._emitted: tuple | None = None
@@ -75,7 +77,7 @@ class ImageView(Widget):
         if self.path is not None:
             self._decode(self.path)
 
-    def watch_path(self, path: Path | None) -> None:
+    def watch_path(self, path: "Path | Picture | None") -> None:
         if path is None:
             self.show(None)
         elif self.is_mounted:
@@ -90,7 +92,7 @@ class ImageView(Widget):
         self.refresh()
 
     @work(thread=True, exclusive=True, group="decode")
-    def _decode(self, path: Path) -> None:
+    def _decode(self, path: "Path | Picture") -> None:
         from aetui.tui.data.images import load
 
         self.post_message(self.Decoded(path, load(path)))
@@ -100,7 +102,9 @@ class ImageView(Widget):
         if message.path != self.path:
             return  # a picture we no longer want
         if message.image is None:
-            self.placeholder = f"cannot read {message.path.name}"
+            from aetui.tui.data.images import name_of
+
+            self.placeholder = f"cannot read {name_of(message.path)}"
         self.show(message.image)
         self._image_path = message.path
 
