@@ -8,6 +8,7 @@ dashboard shows a toast."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -254,3 +255,68 @@ def test_the_dashboard_shows_a_toast_when_a_job_ends(home):
             return [n.message for n in app._notifications]
 
     assert asyncio.run(run()) == [f"job {job} (noop 1) cancelled"]
+
+
+# a job's row on the dashboard's terminal: its id, then its kind
+_ROW = re.compile(rb"\b\d+ +noop\b")
+_OSC = re.compile(rb"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
+_CSI = re.compile(rb"\x1b\[[0-9;?<>=]*[ -/]*[@-~]")
+
+
+@pytest.mark.slow  # the real dashboard on a pseudo-terminal, a few seconds
+@pytest.mark.parametrize("mode", ["bell", "osc9"])
+def test_the_dashboard_rings_the_terminal_when_a_job_ends(home, tmp_path, mode):
+    """`[notify] bell`: the dashboard on a real pseudo-terminal (as in tmux over SSH) writes
+    BEL, or an OSC 9 notice naming the job, when a job ends."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+
+    from aetui.home import Home
+    from store import queue
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[notify]\nbell = "{mode}"\n')
+    jobs = [enqueue(home, {"steps": 1})[0] for _ in range(4)]  # one at a time: not a grid
+    env = {**cli_env(home), "AETUI_CONFIG": str(config), "TERM": "xterm-256color"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the dashboard on a 100x30 terminal
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "aetui"], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    out, cancelled, rang = b"", [], None
+    db = Home.resolve(home).db
+    try:
+        deadline, next_cancel = time.monotonic() + 120, None
+        while rang is None and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.1)[0]:
+                try:
+                    out += os.read(fd, 1 << 16)
+                except OSError:  # it exited
+                    break
+            painted = _ROW.search(_CSI.sub(b"", _OSC.sub(b"", out)))
+            # endings from before the dashboard looked are old news: end one job at a time
+            # until one rings (the first may end before its first look at the store)
+            if painted and jobs and (next_cancel is None or time.monotonic() > next_cancel):
+                cancelled.append(jobs.pop(0))
+                queue.cancel(db, job_id=cancelled[-1])
+                next_cancel = time.monotonic() + 3
+            if mode == "bell":
+                rang = b"\x07" if b"\x07" in _OSC.sub(b"", out) else None
+            else:
+                found = re.search(rb"\x1b\]9;aetui: job (\d+) [^\x07]*cancelled\x07", out)
+                rang = found.group(0) if found else None
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(fd)
+    assert rang is not None, (cancelled, out[-3000:])
+    if mode == "osc9":
+        assert int(re.search(rb"job (\d+)", rang).group(1)) in cancelled
