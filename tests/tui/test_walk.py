@@ -1,0 +1,36 @@
+"""Defects found walking through the dashboard in tmux at 80x24 and 200x50 as a user
+(docs/dashboard.md, "A walkthrough in tmux")."""
+
+from __future__ import annotations
+
+from aetui.tui.screens.launch import LaunchScreen
+
+from .helpers import drive, make_app, screen_text, settle, until
+
+
+def test_new_job_form_shows_every_option_of_the_model(seeded):
+    """At 80x24 the U-Net's options (base width, depth, skips, bottleneck) all show as
+    Tab moves through them: their box was as tall as one row, so only `base width` was
+    ever on screen and depth could be typed into unseen."""
+    home, _ = seeded
+    app = make_app(home)
+    seen: dict[str, bool] = {}
+
+    async def scenario(pilot):
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(pilot.app.screen, LaunchScreen), what="the form")
+        await settle(pilot)
+        screen = pilot.app.screen
+        options = [f for f in screen.form.fields if f.option is not None]
+        assert {f.label for f in options} >= {"base width", "depth", "skips", "bottleneck"}
+        for _ in range(len(screen.focus_chain)):
+            focused = pilot.app.focused
+            f = next((f for f in options if focused is not None and focused.id == f"field-options--{f.option}"), None)
+            if f is not None:
+                lines = screen_text(pilot.app).splitlines()
+                seen[f.label] = any(line.split("│")[1:2] and line.split("│")[1].strip().startswith(f.label)
+                                    for line in lines)
+            await pilot.press("tab")
+
+    drive(app, scenario, size=(80, 24))
+    assert seen and all(seen.values()), seen
