@@ -34,3 +34,18 @@ def test_new_job_form_shows_every_option_of_the_model(seeded):
 
     drive(app, scenario, size=(80, 24))
     assert seen and all(seen.values()), seen
+
+
+def test_walk_frames_are_titled_by_their_walk_step(tmp_path):
+    """A walk saving every 2nd step showed `frame 15` for the frame of step 28: its title
+    is the walk step, out of the walk's steps (what the filmstrip's columns say)."""
+    from aetui.tui.data.results import load_results
+
+    (tmp_path / "frames").mkdir()
+    names = [f"frames/frame_{s:05d}.png" for s in (0, 2, 4)]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+    results = load_results("walk", tmp_path, {"frames": names},
+                           {"steps": 4, "frame_steps": [0, 2, 4]})
+    album = next(a for a in results.albums if a.name == "frames")
+    assert [p.title for p in album.pictures] == ["step 0/4", "step 2/4", "step 4/4"]
