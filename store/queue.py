@@ -21,7 +21,7 @@ from aetui import run_layout
 from store.engine import read, write
 from store.ids import raise_floor
 from store.runnable import BEST_FIRST, may_run
-from store.states import AttemptOutcome, JobStatus
+from store.states import OWN_OUTPUT_KINDS, STARTING, AttemptOutcome, JobStatus
 from store.tables import FINISHED, Attempt, Job, JobTag, Notice, Run, Setting
 
 LEASE_S = 60.0
@@ -126,7 +126,8 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | 
             .values(
                 status=JobStatus.RUNNING, lease_owner=worker, lease_expires=now + LEASE_S,
                 assigned_device=assigned, updated_at=now, cancel_requested=False,
-                started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None, last_line=None,
+                started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None,
+                last_line=case((Job.kind.in_(OWN_OUTPUT_KINDS), None), else_=STARTING),
             )
             .returning(Job.id)
             .execution_options(synchronize_session=False)

@@ -49,3 +49,26 @@ def test_walk_frames_are_titled_by_their_walk_step(tmp_path):
                            {"steps": 4, "frame_steps": [0, 2, 4]})
     album = next(a for a in results.albums if a.name == "frames")
     assert [p.title for p in album.pictures] == ["step 0/4", "step 2/4", "step 4/4"]
+
+
+def test_a_claimed_job_says_it_is_starting_before_its_process_speaks(seeded):
+    """Between a worker's claim and the job's first words (`preparing data`, seconds later
+    while its process imports PyTorch) the row said `0/150`, as if nothing happened: it
+    says `starting` (until the job's own phase, or its first step, replaces it)."""
+    from store import queue
+
+    home, ids = seeded
+    app = make_app(home)
+
+    async def scenario(pilot):
+        queue.claim(home.db, worker="vm:7", host="vm", pid=7, device="cpu", job_id=ids["queued"])
+        await pilot.press("ctrl+r")
+        row = f"{ids['queued']:>5} train"
+
+        def shown() -> str:
+            return next((line for line in screen_text(pilot.app).splitlines() if line.startswith(row)), "")
+
+        await until(pilot, lambda: "running" in shown(), what="the claimed job's row")
+        assert "starting" in shown(), shown()
+
+    drive(app, scenario, size=(100, 30))
