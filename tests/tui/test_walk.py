@@ -24,6 +24,8 @@ def test_new_job_form_shows_every_option_of_the_model(seeded):
         options = [f for f in screen.form.fields if f.option is not None]
         assert {f.label for f in options} >= {"base width", "depth", "skips", "bottleneck"}
         for _ in range(len(screen.focus_chain)):
+            if len(seen) == len(options):
+                break
             focused = pilot.app.focused
             f = next((f for f in options if focused is not None and focused.id == f"field-options--{f.option}"), None)
             if f is not None:
@@ -72,3 +74,15 @@ def test_a_claimed_job_says_it_is_starting_before_its_process_speaks(seeded):
         assert "starting" in shown(), shown()
 
     drive(app, scenario, size=(100, 30))
+
+
+def test_a_field_without_a_practical_limit_shows_none():
+    """The seed said `>= -4611686018427387904, <= 4611686018427387904` under its field in
+    every form (the 64-bit range it is kept in): a bound nobody types is not shown; real
+    ones are (`>= 1` for steps)."""
+    from aetui.tui.forms import form_fields, spec_type
+
+    for kind in ("train", "sweep"):
+        fields = {f.name: f for f in form_fields(spec_type(kind))}
+        assert fields["seed"].constraint == "", (kind, fields["seed"].constraint)
+    assert fields["images"].constraint.startswith(">= 1")
