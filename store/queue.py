@@ -201,6 +201,8 @@ def progress(db: Engine, *, job_id: int, step: int, total_steps: int | None = No
     values: dict[str, Any] = {"step": step, "updated_at": time.time()}
     if words_done:
         values["last_line"] = None
+    else:  # whoever reports steps, the claim's `starting` is over
+        values["last_line"] = case((Job.last_line == STARTING, None), else_=Job.last_line)
     if total_steps is not None:
         values["total_steps"] = total_steps
     if loss is not None:
