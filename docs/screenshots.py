@@ -6,7 +6,9 @@ Opens the dashboard on H with Textual's headless driver, walks to each screen wi
 keys a user presses, and saves each as SVG (Textual's own export; pictures in half-block
 mode, as over plain SSH); `--png` converts them with `rsvg-convert` (Debian's
 `librsvg2-bin`), a third of the size, which is what docs/img holds. H should hold two finished training runs, a sweep and a walk on
-the newer one: what `aetui demo --home H` leaves, plus one more training job.
+the newer one: what `aetui demo --home H` leaves, plus one more training job. The
+script tags the newer training run `best` and writes a note on it (`aetui tag`, `aetui
+note`), so the table and the run view show both.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ async def shoot(path: Path, out: Path, size: tuple[int, int]) -> list[str]:
     trains, sweeps, walks = jobs.get("train", []), jobs.get("sweep", []), jobs.get("walk", [])
     if len(trains) < 2 or not sweeps or not walks:
         raise SystemExit(f"{path} needs two finished training runs, a sweep and a walk; it has {jobs}")
+    from aetui import jobs as job_ops
+
+    job_ops.tag(home, trains[0], ["best"])
+    job_ops.note(home, trains[0], "skips: near-perfect reconstructions, and the noise too")
     app = AetuiApp(home, graphics="halfblock")
     saved: list[str] = []
 
@@ -97,6 +103,14 @@ async def shoot(path: Path, out: Path, size: tuple[int, int]) -> list[str]:
         await pilot.press("enter")
         await settle(pilot, 1.5)
         save("dashboard-run.svg")
+        await pilot.press("2")  # the Log tab
+        await settle(pilot)
+        save("dashboard-run-log.svg")
+        await pilot.press("1", "s")  # the scalar picker over the Loss tab
+        await settle(pilot)
+        save("dashboard-scalar-picker.svg")
+        await pilot.press("escape")
+        await settle(pilot)
         await pilot.press("r")
         await settle(pilot, 1.5)
         await pilot.press("G")  # the last step's grids
@@ -127,6 +141,11 @@ async def shoot(path: Path, out: Path, size: tuple[int, int]) -> list[str]:
         await pilot.press("l")
         await settle(pilot)
         save("dashboard-launch.svg")
+        await back(pilot)
+
+        await pilot.press("question_mark")
+        await settle(pilot)
+        save("dashboard-help.svg")
         await back(pilot)
     return saved
 

@@ -21,7 +21,7 @@ from aetui import run_layout
 from store.engine import read, write
 from store.ids import raise_floor
 from store.runnable import BEST_FIRST, may_run
-from store.states import AttemptOutcome, JobStatus
+from store.states import OWN_OUTPUT_KINDS, STARTING, AttemptOutcome, JobStatus
 from store.tables import FINISHED, Attempt, Job, JobTag, Notice, Run, Setting
 
 LEASE_S = 60.0
@@ -126,7 +126,8 @@ def claim(db: Engine, *, worker: str, host: str, pid: int | None, device: str | 
             .values(
                 status=JobStatus.RUNNING, lease_owner=worker, lease_expires=now + LEASE_S,
                 assigned_device=assigned, updated_at=now, cancel_requested=False,
-                started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None, last_line=None,
+                started_at=func.coalesce(Job.started_at, now), ended_at=None, error=None,
+                last_line=case((Job.kind.in_(OWN_OUTPUT_KINDS), None), else_=STARTING),
             )
             .returning(Job.id)
             .execution_options(synchronize_session=False)
@@ -200,6 +201,8 @@ def progress(db: Engine, *, job_id: int, step: int, total_steps: int | None = No
     values: dict[str, Any] = {"step": step, "updated_at": time.time()}
     if words_done:
         values["last_line"] = None
+    else:  # whoever reports steps, the claim's `starting` is over
+        values["last_line"] = case((Job.last_line == STARTING, None), else_=Job.last_line)
     if total_steps is not None:
         values["total_steps"] = total_steps
     if loss is not None:

@@ -68,6 +68,10 @@ class NoticeEvent(StrEnum):
 
 STATUSES = tuple(JobStatus)
 STOPPING = "stopping…"  # how a running job whose cancel was asked is shown (not a stored status)
+# what a claimed job says until its process says more (`preparing data`...): the seconds
+# its process takes to start and import PyTorch showed as a bare `0/2000`
+STARTING = "starting"
+OWN_OUTPUT_KINDS = ("command",)  # kinds whose `Job.last_line` is their output, never a phase
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
 FINISHED = tuple(s for s in JobStatus if s not in ACTIVE)
 OUTCOMES = tuple(AttemptOutcome)
@@ -97,4 +101,4 @@ def shown_phase(status: str, kind: str, last_line: str | None) -> str | None:
     """What a running job does before its first step (`preparing data 300/2048`: its
     `Job.last_line` until steps run); None for any other job, whatever an attempt that
     ended early left behind, and for a command job (its last line is its output)."""
-    return (last_line or None) if status == JobStatus.RUNNING and kind != "command" else None
+    return (last_line or None) if status == JobStatus.RUNNING and kind not in OWN_OUTPUT_KINDS else None

@@ -309,3 +309,22 @@ def test_runnable_count_agrees_with_the_rule_on_random_queues(db):
     for devices in (["cpu"], ["cuda:1"], ["cpu", "cuda:1"], ["cuda:0", "cuda:1", "cuda:2"]):
         assert queries.runnable_count(db, devices=devices) == _runnable_reference(jobs, devices), \
             f"devices {devices}, seed {seed}"
+
+
+def test_a_claimed_job_is_starting_until_it_says_more_or_steps(db):
+    """The claim says `starting` (what the dashboard shows until the job's process speaks);
+    its phase replaces it, and any step ends it, whoever reports it; a command job's last
+    line is its output and is never `starting`."""
+    from store.states import STARTING
+
+    first, second = add(db, 2)
+    assert take(db).id == first.id
+    assert queries.get_job(db, first.id).last_line == STARTING
+    queue.progress(db, job_id=first.id, step=5, total_steps=10)
+    assert queries.get_job(db, first.id).last_line is None
+    assert take(db).id == second.id
+    queue.last_line(db, job_id=second.id, text="preparing data")
+    queue.progress(db, job_id=second.id, step=1)  # words_done not said: the job's own words stay
+    assert queries.get_job(db, second.id).last_line == "preparing data"
+    command = queue.enqueue_many(db, [dict(kind="command", spec={}, label="c")], run_root="runs")[0]
+    assert take(db).id == command.id and queries.get_job(db, command.id).last_line is None

@@ -101,12 +101,17 @@ def _kind_of(inner: Any) -> tuple[str, tuple]:
     return "str", ()
 
 
+# a bound this far out is the range a value is kept in (a seed's 64 bits), not a limit
+# anyone types against: not shown
+NO_PRACTICAL_LIMIT = 2**53
+
+
 def _constraint(info) -> str:
     parts = []
     for m in info.metadata:
         for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             v = getattr(m, attr, None)
-            if v is not None:
+            if v is not None and abs(v) < NO_PRACTICAL_LIMIT:
                 parts.append(f"{sym} {v}")
     return ", ".join(parts)
 

@@ -111,6 +111,17 @@ def _pictures(paths: list[Path], titles: list[str] | None = None, stepped: bool 
     return tuple(pics)
 
 
+def _frame_titles(files: list[Path], results: dict[str, Any]) -> list[str]:
+    """A walk's frames by walk step (`step 28/50`, as the filmstrip's columns say): the
+    steps the walk recorded, else the number in each file's name."""
+    steps = results.get("frame_steps")
+    if not (isinstance(steps, list) and len(steps) == len(files)):
+        steps = [_step_of(f) for f in files]
+    total = results.get("steps")
+    return [f"frame {n + 1}" if s is None else f"step {s}/{total}" if total else f"step {s}"
+            for n, s in enumerate(steps)]
+
+
 def load_results(kind: str, run_dir: str | Path | None, artifacts: dict[str, Any] | None,
                  results: dict[str, Any] | None) -> Results:
     """Albums of a run, from its artifacts and its folder."""
@@ -136,7 +147,7 @@ def load_results(kind: str, run_dir: str | Path | None, artifacts: dict[str, Any
         if name == "triplets" and points and len(points) == len(files):
             titles = [f"level {p.get('level')}" for p in points]
         elif name == "frames":
-            titles = [f"frame {n + 1}" for n in range(len(files))]
+            titles = _frame_titles(files, results)
         if name == "gif" and "frames" in artifacts:
             continue  # the frames album already plays it
         albums[name] = Album(name, _pictures(files, titles, stepped=kind != "sweep"), animated=name in ANIMATED)
