@@ -56,6 +56,7 @@ def test_help_and_cli_import_do_not_import_torch(home):
     assert not any(line.rstrip().endswith("| torch") for line in imports.splitlines())
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_queue_and_runs_do_not_import_torch(home):
     code = ("import sys; from aetui.cli import app; sys.argv=['aetui', *sys.argv[1:]]\n"
             "try:\n    app()\nexcept SystemExit:\n    pass\n"
@@ -221,6 +222,7 @@ def break_schema(home) -> None:
     con.close()
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_an_unexpected_error_is_one_line_exit_70_and_a_log(home):
     """A bug is not the user's error: here a store whose schema was edited by hand (no code
     path expects it) gives exit 70 and one line naming the log that holds the traceback."""

@@ -329,6 +329,7 @@ def test_the_built_in_models_and_the_example_satisfy_the_protocol(one_thread):
     assert not isinstance(built["plain"], LatentAutoencoder) and not isinstance(built["plain"], ProbedAutoencoder)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_a_module_on_the_python_path_is_snapshotted_with_its_package_and_git_state(home, tmp_path, monkeypatch,
                                                                                   one_thread):
     """`package.module:NAME`: found without importing it; the snapshot takes the package's

@@ -233,6 +233,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_cifar10_download_and_load(tmp_path: Path) -> None:
     served = tmp_path / "served"
     served.mkdir()

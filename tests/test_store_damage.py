@@ -83,6 +83,7 @@ def test_db_status_and_check_see_damaged_pages_and_restore_mends_them(home):
     assert aetui_json(home, "queue", *TINY)["id"] == 41
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_daily_backup_is_kept_once_a_day_and_only_when_sound(home):
     import os
 

@@ -3,6 +3,7 @@ axes named so, and triplets stepped by level, never called a step (issue 14, def
 
 from __future__ import annotations
 
+import pytest
 import shutil
 
 from aetui.tui.screens.compare import CompareScreen
@@ -30,6 +31,7 @@ def second_sweep(home, ids) -> int:
     return job.id
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_compare_two_sweeps_plots_their_level_curves(seeded):
     home, ids = seeded
     other = second_sweep(home, ids)

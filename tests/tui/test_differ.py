@@ -5,6 +5,7 @@ final and held-out losses."""
 
 from __future__ import annotations
 
+import pytest
 import os
 
 from aetui.tui.screens.compare import CompareScreen
@@ -29,6 +30,7 @@ async def filter_by(pilot, text: str) -> None:
     await settle(pilot)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_filters_tags_run_view_and_compare(seeded):
     from store import queue
     from store.queries import get_job, tags_for

@@ -147,6 +147,7 @@ def test_image_view_puts_the_pixels_colours_on_screen(tmp_path):
     drive(app, scenario)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_kitty_mode_emits_the_picture_and_removes_it_on_leaving(seeded):
     """In kitty mode the run screen's picture goes to the terminal as APC escapes at the
     image's cells, and is deleted when another screen takes over."""

@@ -17,6 +17,7 @@ def _footer(app) -> str:
     return screen_text(app).splitlines()[-1]
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_help_and_quit_stay_in_the_footer_at_80_columns(seeded):
     home, ids = seeded
     app = make_app(home)

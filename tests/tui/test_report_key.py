@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 from aetui.report import REPORTS
 
 from .helpers import drive, make_app, select_job, settle, until
@@ -21,6 +22,7 @@ def first_hit(app) -> str:
     return getattr(prompt, "plain", str(prompt)).splitlines()[0]
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_e_writes_the_report_of_the_marked_jobs_and_the_palette_of_the_selected_one(seeded):
     home, ids = seeded
     app = make_app(home)

@@ -174,6 +174,7 @@ def test_marking_two_runs_opens_compare(seeded):
     drive(app, scenario)
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_help_lists_keys_and_palette_finds_actions(seeded):
     from aetui.tui.commands import ActionsProvider
 

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import pytest
 from aetui.tui.screens.launch import LaunchScreen
 
 from .helpers import drive, make_app, screen_text, settle, until
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_new_job_form_shows_every_option_of_the_model(seeded):
     """At 80x24 the U-Net's options (base width, depth, skips, bottleneck) all show as
     Tab moves through them: their box was as tall as one row, so only `base width` was
