@@ -3,8 +3,9 @@ axes named so, and triplets stepped by level, never called a step (issue 14, def
 
 from __future__ import annotations
 
-import pytest
 import shutil
+
+import pytest
 
 from aetui.tui.screens.compare import CompareScreen
 

@@ -5,8 +5,9 @@ final and held-out losses."""
 
 from __future__ import annotations
 
-import pytest
 import os
+
+import pytest
 
 from aetui.tui.screens.compare import CompareScreen
 from aetui.tui.screens.run import RunScreen

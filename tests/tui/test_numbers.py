@@ -3,9 +3,9 @@ and the plot names its axes right (issue 14, defect 3)."""
 
 from __future__ import annotations
 
-import pytest
 import asyncio
 
+import pytest
 from textual.app import App, ComposeResult
 
 from aetui.tui import format as fmt

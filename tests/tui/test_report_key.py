@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from aetui.report import REPORTS
 
 from .helpers import drive, make_app, select_job, settle, until

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from aetui.tui.screens.run import RunScreen
 
 from .helpers import drive, make_app, screen_text, select_job, settle, table_ids, until

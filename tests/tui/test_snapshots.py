@@ -8,6 +8,7 @@ the SVGs in tests/tui/__snapshots__/ before committing them.
 from __future__ import annotations
 
 import pytest
+
 from .helpers import make_app, ready, select_job, settle, until
 
 

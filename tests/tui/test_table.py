@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import pytest
 import asyncio
+
+import pytest
 
 from aetui.tui.screens.compare import CompareScreen
 from aetui.tui.screens.help import HelpScreen

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from aetui.tui.screens.launch import LaunchScreen
 
 from .helpers import drive, make_app, screen_text, settle, until
