@@ -209,9 +209,18 @@ def test_help_lists_keys_and_palette_finds_actions(seeded):
     drive(app, scenario)
 
 
+LONG_LINE = "model: unet " + " ".join(f"block{i}=64x64" for i in range(30)) + " params=1234567 END"
+
+
 @pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_open_run_shows_image_curve_and_log(seeded):
     home, ids = seeded
+    from aetui.run_layout import RunLayout
+    from aetui.run_owner import resolve
+    from store.queries import get_run
+
+    with RunLayout.at(resolve(home.path, get_run(home.db, ids["done"]).run_dir)).stdout.open("a") as f:
+        f.write(LONG_LINE + "\n")
     app = make_app(home)
 
     async def scenario(pilot):
@@ -229,7 +238,10 @@ def test_open_run_shows_image_curve_and_log(seeded):
         assert "aetui queue unet --res 32" in screen_text(pilot.app)  # the requeue command
         await pilot.press("2")
         await settle(pilot)
-        assert any("step 60/60" in line for line in screen.query_one("#run-log").lines)
+        log = screen.query_one("#run-log")
+        assert any("step 60/60" in strip.text for strip in log.lines)
+        # a line wider than the terminal wraps: no sideways scrolling to read it
+        assert log.max_scroll_x == 0 and LONG_LINE.split()[-1] in "".join(strip.text for strip in log.lines)
         await pilot.press("5")
         await settle(pilot)
         assert "final.pt" in screen_text(pilot.app)

@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Log, Static, TabbedContent, TabPane
+from textual.widgets import RichLog, Static, TabbedContent, TabPane
 
 from aetui.run_summary import summary, usage_line
 from aetui.status_style import colour
@@ -225,7 +225,8 @@ class RunScreen(JobActions, GraphicsScreen):
             with TabPane("1 Loss", id="tab-loss"):
                 yield LossPlot(id="run-loss")
             with TabPane("2 Log", id="tab-log"):
-                yield Log(id="run-log", max_lines=5000, auto_scroll=True)
+                # wrapped (a model summary or a traceback line is wider than 80 columns)
+                yield RichLog(id="run-log", max_lines=5000, auto_scroll=True, wrap=True, min_width=20)
             with TabPane("3 Spec", id="tab-spec"):
                 with VerticalScroll():
                     yield Static(id="run-spec")
@@ -350,14 +351,18 @@ class RunScreen(JobActions, GraphicsScreen):
     def on_log_lines(self, message: LogLines) -> None:
         self._busy.discard("log")
         if message.lines:
-            self.query_one(Log).write_lines(message.lines)
+            from rich.text import Text
+
+            log = self.query_one(RichLog)
+            for line in message.lines:
+                log.write(Text(line))
 
     # ---- actions --------------------------------------------------------------------------------
     def action_tab(self, name: str) -> None:
         self.query_one(TabbedContent).active = f"tab-{name}"
 
     def action_follow(self) -> None:
-        log = self.query_one(Log)
+        log = self.query_one(RichLog)
         log.auto_scroll = not log.auto_scroll
         if log.auto_scroll:
             log.scroll_end(animate=False)
