@@ -38,11 +38,20 @@ def slurm_info(slurm_id: str) -> dict[str, str]:
     return slurm_job(slurm_id) or {}
 
 
+PENDING_SETTLE_S = 5.0
+_pending_since: dict[tuple[str, int], float] = {}
+
+
 def requeued(slurm_id: str, restarts: int) -> bool:
-    """Once Slurm has requeued the job `restarts` times, make it eligible now: Slurm holds a
-    requeued job back for about two minutes (BeginTime) before it may start again."""
+    """Once Slurm has requeued the job `restarts` times, make it eligible soon: Slurm holds a
+    requeued job back for about two minutes (BeginTime) before it may start again. Not at
+    once: slurmd refuses to launch a job it is still killing ("Job credential revoked", the
+    job then FAILED), so the job stays pending a few seconds first, as the hold would keep it."""
     info = slurm_info(slurm_id)
     if int(info.get("Restarts", 0)) >= restarts and info.get("JobState") == "PENDING":
+        since = _pending_since.setdefault((slurm_id, restarts), time.monotonic())
+        if time.monotonic() - since < PENDING_SETTLE_S:
+            return False
         slurm("scontrol", "update", f"jobid={slurm_id}", "StartTime=now")
         return True
     return False
