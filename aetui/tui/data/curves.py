@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Callable
 
 from aetui.run_layout import RunLayout
 
 LOSS_TAG = "train/loss"
-_cache: dict[str, tuple[tuple, list[tuple[int, float]]]] = {}
+_cache: dict[str, tuple[tuple, list]] = {}  # run folder::scalar (or ::*tags) -> (files key, value)
 _lock = threading.Lock()
 
 
@@ -29,34 +30,34 @@ def files_key(tb: Path) -> tuple:
 
 def read_scalars(run_dir: str | Path, tag: str = LOSS_TAG) -> list[tuple[int, float]]:
     """(step, value) points of one scalar of a run, in step order; [] when there are none."""
-    tb = RunLayout.at(run_dir).tb
-    if not tb.is_dir():
-        return []
-    key = files_key(tb)
-    cache_key = f"{tb}::{tag}"
-    with _lock:
-        hit = _cache.get(cache_key)
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    points = _load(tb, tag)
-    with _lock:
-        _cache[cache_key] = (key, points)
-    return points
+    return _cached(run_dir, tag, lambda tb: _load(tb, tag))
 
 
 def scalar_tags(run_dir: str | Path) -> list[str]:
     """Every scalar tag a run's TensorBoard files hold: a built-in training's `train/loss`
     first, then the rest by name, or whatever a command job wrote under `$AETUI_TB_DIR`;
     [] when there are none. Cached like the curves (re-read when the files grew)."""
+    return list(_cached(run_dir, "*tags", _load_tags))
+
+
+def _cached(run_dir: str | Path, what: str, load: Callable[[Path], list]) -> list:
+    """`load(tb)` of a run's TensorBoard folder, kept until its event files grow."""
     tb = RunLayout.at(run_dir).tb
     if not tb.is_dir():
         return []
     key = files_key(tb)
-    cache_key = f"{tb}::*tags"
+    cache_key = f"{tb}::{what}"
     with _lock:
         hit = _cache.get(cache_key)
     if hit is not None and hit[0] == key:
-        return list(hit[1])
+        return hit[1]
+    value = load(tb)
+    with _lock:
+        _cache[cache_key] = (key, value)
+    return value
+
+
+def _load_tags(tb: Path) -> list[str]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     tags: set[str] = set()
@@ -67,10 +68,7 @@ def scalar_tags(run_dir: str | Path) -> list[str]:
         except Exception:  # a file being written or truncated: try again next poll
             continue
         tags.update(acc.Tags().get("scalars", []))
-    ordered = sorted(tags, key=lambda t: (t != LOSS_TAG, t))
-    with _lock:
-        _cache[cache_key] = (key, ordered)  # type: ignore[assignment]
-    return list(ordered)
+    return sorted(tags, key=lambda t: (t != LOSS_TAG, t))
 
 
 def default_tag(tags: list[str]) -> str:
