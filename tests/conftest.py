@@ -9,6 +9,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -212,3 +213,15 @@ def aetui_json(home: Path, *args: str):
 @pytest.fixture
 def run_cli():
     return aetui
+
+
+def wait_for(predicate, timeout: float = 120, what: str = ""):
+    """Poll `predicate` until it returns something true (returned); fail after `timeout`
+    seconds naming `what`. Deadlines are generous: no test may assume the machine's speed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

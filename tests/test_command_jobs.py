@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROCESS_TAG, ROOT, aetui, aetui_json, cli_env
+from tests.conftest import PROCESS_TAG, ROOT, aetui, aetui_json, cli_env, wait_for
 
 SCRIPT = str(ROOT / "examples" / "train_script.py")
 # dumps its environment and working folder, as the worker gave them
@@ -34,16 +34,6 @@ def tag_env() -> list[str]:
 
 def worker_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "aetui", "worker", "--poll", "0.2", *args]
-
-
-def wait_for(predicate, timeout: float = 60, what: str = ""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def alive(pid: int) -> bool:

@@ -16,12 +16,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Procs, aetui, aetui_json, cli_env
+from tests.conftest import Procs, ROOT, aetui, aetui_json, cli_env, wait_for
 
 EXAMPLES = ROOT / "examples"
 STEPS = 30
@@ -32,16 +31,6 @@ def copy_examples(folder: Path) -> Path:
     for name in ("my_ae.py", "ae_parts.py", "load_images.py"):
         shutil.copy(EXAMPLES / name, folder / name)
     return folder
-
-
-def wait_for(predicate, timeout: float = 240, what: str = ""):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def polled(home: Path, job_id: int):
@@ -87,7 +76,7 @@ def trained(tmp_path_factory):
     try:
         args, kw = worker(home)
         first = procs.start(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
-        wait_for(lambda: any(ckpts.glob("step_*.pt")), what="the first checkpoint")
+        wait_for(lambda: any(ckpts.glob("step_*.pt")), timeout=240, what="the first checkpoint")
         child = polled(home, job)[1][-1].pid
         os.kill(child, signal.SIGSTOP)  # frozen: it cannot checkpoint when its worker dies
         wait_for(lambda: stopped(child), timeout=60, what="the child to stop")
