@@ -10,7 +10,12 @@ target 0.2 s). Every command runs with a typical config file (`aetui.config`,
 run of each, outside the timing, records which heavy
 modules it imported: none of them may import torch.
 
-    python benchmarks/cli_start.py [--repeats 10] [--jobs 200]
+    python benchmarks/cli_start.py [--repeats 10] [--jobs 200] [--baseline DIR]
+
+`--baseline DIR` (a checkout of another commit, e.g. `git worktree add --detach DIR REV`)
+adds the same three commands run from that tree, in the same rounds, each tree with a
+store of its own made by its own code; both trees then run as `python -m aetui` with
+`PYTHONPATH` set to the tree, and the paired ratios (this tree / baseline) are reported.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, median, rounds, say, write_result  # noqa: E402
+from _common import ROOT, median, paired_ratio, rounds, say, write_result  # noqa: E402
 
 HEAVY = ("torch", "numpy", "PIL", "sqlmodel", "sqlalchemy", "alembic", "pydantic", "textual", "rich", "typer.rich_utils",
          "tensorboard")
@@ -69,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=200, help="jobs in the store that `runs` lists (it shows 50)")
     p.add_argument("--tiny", action="store_true", help="2 rounds, 20 jobs")
     p.add_argument("--out", help="folder for the JSON (default: $OUT, else benchmarks/results)")
+    p.add_argument("--baseline", help="a checkout of another commit to compare with, in the same rounds")
     args = p.parse_args(argv)
     repeats, jobs = (2, 20) if args.tiny else (args.repeats, args.jobs)
 
@@ -92,7 +98,6 @@ def main(argv: list[str] | None = None) -> int:
             "complete": [*aetui],  # with COMPLETE_ENV
         }
         envs = {name: {**env, **COMPLETE_ENV} if name == "complete" else env for name in commands}
-
         cpu: dict[str, list[float]] = {name: [] for name in commands}
 
         def timed(name: str, cmd: list[str]):
@@ -106,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         imported = {name: modules_imported(cmd[len(aetui):], envs[name], tmp) for name, cmd in commands.items()
                     if name in TARGETS_S}
         tab_imported = modules_imported([], envs["complete"], tmp)
+        versus = (compare_trees(Path(args.baseline).resolve(), {k: commands[k][len(aetui):] for k in TARGETS_S}, env,
+                                jobs, 2 * repeats, tmp) if args.baseline else None)
         offered = len(subprocess.run(commands["complete"], env=envs["complete"], cwd=tmp, capture_output=True,
                                      text=True, check=True).stdout.splitlines())
 
@@ -137,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
                      "met": med["complete"] <= COMPLETE_TARGET_S and not tab_imported,
                      "met_cpu_time": med_cpu["complete"] <= COMPLETE_TARGET_S and not tab_imported},
     }
+    if versus:
+        data["baseline"] = versus
     path = write_result("cli_start", data, args.out, tiny=args.tiny)
+    if versus:
+        for k, r in versus["paired_ratio_this_to_base"].items():
+            say(f"{k:6s} this tree / baseline {versus['commit'][:9]}: x{r} wall, "
+                f"x{versus['paired_cpu_ratio_this_to_base'][k]} CPU time ({versus['pairs']} pairs)")
     for k in above:
         say(f"{k:6s} median {med[k]:.3f} s, {above[k]:+.3f} s above `python -c pass` (target {TARGETS_S[k]} s;"
             f" CPU time {above_cpu[k]:+.3f} s above); imported {', '.join(imported[k]) or 'no heavy module'}")
@@ -160,14 +173,49 @@ def run_once(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, floa
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def seed_store(home: Path, jobs: int) -> None:
-    """A store with `jobs` queued training jobs, in a subprocess (this process stays light)."""
+def compare_trees(baseline: Path, verbs: dict[str, list[str]], env: dict[str, str], jobs: int, pairs: int,
+                  tmp: str) -> dict:
+    """Each verb from this tree and from `baseline`, back to back (which one first alternates),
+    `pairs` times: on a shared machine whose load swings by half within seconds, only
+    neighbours in time compare. Both run as `python -m aetui` on a store of their own."""
+    trees = {"this": ROOT, "base": baseline}
+    envs = {}
+    for tag, tree in trees.items():
+        home = Path(tmp) / f"home-{tag}"
+        seed_store(home, jobs, tree=tree)
+        envs[tag] = {**env, "AETUI_HOME": str(home), "PYTHONPATH": str(tree)}
+    wall = {(verb, tag): [] for verb in verbs for tag in trees}
+    cpu = {(verb, tag): [] for verb in verbs for tag in trees}
+    for r in range(pairs):
+        for verb, args in verbs.items():
+            for tag in (("this", "base") if r % 2 == 0 else ("base", "this")):
+                w, c = run_once([sys.executable, "-m", "aetui", *args], envs[tag], tmp)
+                wall[verb, tag].append(w)
+                cpu[verb, tag].append(c)
+    return {
+        "tree": str(baseline), "commit": _commit(baseline), "this_commit": _commit(ROOT), "pairs": pairs,
+        "median_s": {v: {t: round(median(wall[v, t]), 3) for t in trees} for v in verbs},
+        "cpu_median_s": {v: {t: round(median(cpu[v, t]), 3) for t in trees} for v in verbs},
+        "paired_ratio_this_to_base": {v: paired_ratio(wall[v, "this"], wall[v, "base"]) for v in verbs},
+        "paired_cpu_ratio_this_to_base": {v: paired_ratio(cpu[v, "this"], cpu[v, "base"]) for v in verbs},
+    }
+
+
+def _commit(tree: Path) -> str:
+    out = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or "?"
+
+
+def seed_store(home: Path, jobs: int, tree: Path = ROOT) -> None:
+    """A store with `jobs` queued training jobs, made by `tree`'s code in a subprocess (this
+    process stays light)."""
     code = ("import sys; from aetui.home import Home; from store.queue import enqueue_many\n"
             "h = Home.resolve(sys.argv[1]); n = int(sys.argv[2])\n"
             "spec = {'model': 'unet', 'res': 32, 'data': 'builtin:64', 'steps': 10}\n"
             "enqueue_many(h.db, [dict(kind='train', spec=spec, label=f'unet res32 #{i}', total_steps=10)"
             " for i in range(n)], run_root=str(h.runs))\n")
-    subprocess.run([sys.executable, "-c", code, str(home), str(jobs)], check=True, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", code, str(home), str(jobs)], check=True, cwd=tree,
+                   env={**os.environ, "PYTHONPATH": str(tree)})
 
 
 def modules_imported(args: list[str], env: dict[str, str], cwd: str) -> list[str]:

@@ -47,8 +47,12 @@ def test_the_schema_head_is_found_without_alembic():
 def test_cli_commands_have_no_string_annotations():
     """Typer compiles and evaluates string annotations of every command on each start (~50 ms)."""
     import inspect
+    from importlib import import_module
+
+    import typer
 
     from aetui.cli import app
+    from aetui.cli.verbs import VERBS
 
     def callbacks(ty):
         for info in ty.registered_commands:
@@ -58,9 +62,49 @@ def test_cli_commands_have_no_string_annotations():
         if ty.registered_callback:
             yield ty.registered_callback.callback
 
-    stringy = [fn.__qualname__ for fn in callbacks(app)
+    apps = [app]
+    for module in {verb.module for verb in VERBS.values()}:  # each as `LazyVerbs` registers it
+        apps.append(typer.Typer())
+        import_module(f"aetui.cli.{module}").register(apps[-1])
+    found = [fn for ty in apps for fn in callbacks(ty)]
+    assert len(found) > len(VERBS), found
+    stringy = [fn.__qualname__ for fn in found
                if any(isinstance(a, str) for a in inspect.unwrap(fn).__annotations__.values())]
     assert not stringy, f"string annotations (a `from __future__ import annotations`?) in {stringy}"
+
+
+def test_help_lists_every_verb_without_importing_its_module(tmp_path):
+    """`aetui --help` lists the verbs from `aetui.cli.verbs` (every one, with its summary) and
+    imports none of their modules; `aetui queue --help` imports only the module of `queue`."""
+    from aetui.cli.verbs import VERBS
+
+    modules = sorted({f"aetui.cli.{verb.module}" for verb in VERBS.values()})
+    code = ("import sys, runpy; sys.argv = ['aetui', *sys.argv[1:]]; code = 0\n"
+            "try:\n    runpy.run_module('aetui', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+            f"print('IMPORTED', sorted(m for m in {modules!r} if m in sys.modules))\n")
+    env = {**cli_env(tmp_path / "home"), "COLUMNS": "200"}
+
+    def run(*args):
+        out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    listing = run("--help")
+    assert listing.rstrip().endswith("IMPORTED []"), listing
+    for name, verb in VERBS.items():
+        assert (f"  {name} " in listing and verb.summary in listing) != verb.hidden, name
+    assert run("queue", "--help").rstrip().endswith("IMPORTED ['aetui.cli.jobs_cmds']")
+
+
+def test_every_registered_verb_is_in_the_table_and_every_entry_is_registered():
+    """A verb missing from `VERBS` could never be reached; an entry no module registers is a dead line."""
+    from aetui.cli.verbs import VERBS, all_commands
+
+    commands = all_commands()
+    assert set(commands) == set(VERBS)
+    for name, command in commands.items():
+        assert command.short_help == VERBS[name].summary and command.hidden == VERBS[name].hidden, name
 
 
 def test_help_reads_no_config(tmp_path):

@@ -80,13 +80,10 @@ STOPPERS = {
 
 def _commands():
     """(verb path, click command) for every verb the app has, `db` subcommands included."""
-    import typer
+    from aetui.cli.verbs import all_commands
 
-    from aetui.cli import app
-
-    group = typer.main.get_command(app)
     out = []
-    for name, cmd in group.commands.items():
+    for name, cmd in all_commands().items():
         if name in HIDDEN:
             continue
         if hasattr(cmd, "commands"):

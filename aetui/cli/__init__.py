@@ -1,7 +1,8 @@
-"""The `aetui` command: Typer app wired from one module per command group.
+"""The `aetui` command: a Typer app whose verbs live one module per group (`aetui.cli.verbs`
+says which), each imported when its verb is used.
 
-Nothing here imports torch, sqlmodel or textual at import time; each command imports
-what it needs when it runs, so `aetui --help` starts fast.
+Nothing here imports torch, sqlmodel or textual at import time, nor any verb's module;
+each command imports what it needs when it runs, so `aetui --help` starts fast.
 """
 
 # Annotations stay plain (no `from __future__ import annotations`): Typer would compile and
@@ -11,11 +12,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from aetui.cli import command_cmds, completion, config_cmds, db_cmds, experiment_cmds, jobs_cmds, report_cmds, work_cmds
 from aetui.cli.options import HomeOpt, user_errors
+from aetui.cli.verbs import COMPLETE_VAR, PROG, LazyVerbs
 
 app = typer.Typer(
-    name="aetui",
+    name=PROG,
+    cls=LazyVerbs,
     help="A terminal experiment manager for autoencoder research.\n\n"
          "Run `aetui` alone for the dashboard; `aetui queue unet --res 64` queues a job; "
          "`aetui worker` runs the queue.",
@@ -28,15 +30,6 @@ app = typer.Typer(
     add_completion=False,  # `aetui completion SHELL` instead: static scripts, Click's protocol
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-jobs_cmds.register(app)
-command_cmds.register(app)
-work_cmds.register(app)
-db_cmds.register(app)
-experiment_cmds.register(app)
-report_cmds.register(app)
-completion.register(app)
-config_cmds.register(app)
 
 
 @app.callback()
@@ -68,7 +61,9 @@ def open_dashboard(*, home: Optional[str], graphics: Optional[str]) -> None:
 def main() -> None:
     import os
 
-    instruction = os.environ.get(completion.COMPLETE_VAR)
+    instruction = os.environ.get(COMPLETE_VAR)
     if instruction:  # the shell asks for completions (Click's protocol; aetui.cli.completion)
+        from aetui.cli import completion
+
         raise SystemExit(completion.answer(app, instruction))
     app()

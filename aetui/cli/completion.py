@@ -33,10 +33,8 @@ except ImportError:  # pragma: no cover
     from click.shell_completion import CompletionItem, ShellComplete, split_arg_string
 
 from aetui.cli.options import user_errors
+from aetui.cli.verbs import COMPLETE_VAR, PROG
 from aetui.errors import UserError
-
-PROG = "aetui"
-COMPLETE_VAR = "_AETUI_COMPLETE"
 HELP_WIDTH = 60  # a label longer than this is cut in bash's list
 
 

@@ -8,28 +8,60 @@ of job kinds. Runners (`aetui.experiments`) import specs, never the reverse.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Mapping
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from aetui.errors import UserError
-from aetui.specs.command import CommandSpec
-from aetui.specs.experiments import ProbeSpec, SweepSpec, WalkSpec
 from aetui.specs.model_info import ModelInfo, layer_names
-from aetui.specs.noop import NoopSpec
-from aetui.specs.train import TrainSpec
+
+if TYPE_CHECKING:
+    from aetui.specs.command import CommandSpec
+    from aetui.specs.experiments import ProbeSpec, SweepSpec, WalkSpec
+    from aetui.specs.noop import NoopSpec
+    from aetui.specs.train import TrainSpec
 
 __all__ = ["SPEC_TYPES", "CommandSpec", "ModelInfo", "NoopSpec", "ProbeSpec", "SweepSpec", "TrainSpec", "WalkSpec",
            "cls_fields", "layer_names", "one_line", "parse_spec"]
 
-SPEC_TYPES: dict[str, type[BaseModel]] = {
-    "train": TrainSpec,
-    "sweep": SweepSpec,
-    "walk": WalkSpec,
-    "probe": ProbeSpec,
-    "command": CommandSpec,  # any program (`aetui add -- CMD ...`)
-    "noop": NoopSpec,  # hidden: a test and benchmark aid for the queue
+# job kind -> (module under aetui.specs, class): the table of job kinds
+_KINDS: dict[str, tuple[str, str]] = {
+    "train": ("train", "TrainSpec"),
+    "sweep": ("experiments", "SweepSpec"),
+    "walk": ("experiments", "WalkSpec"),
+    "probe": ("experiments", "ProbeSpec"),
+    "command": ("command", "CommandSpec"),  # any program (`aetui add -- CMD ...`)
+    "noop": ("noop", "NoopSpec"),  # hidden: a test and benchmark aid for the queue
 }
+
+
+class _SpecTypes(Mapping[str, "type[BaseModel]"]):
+    """`SPEC_TYPES[kind]` is the spec class of a job kind, its module imported on first use:
+    building pydantic models costs milliseconds each, and `aetui queue unet` or `aetui runs`
+    needs one kind or none (benchmarks/cli_start.py)."""
+
+    def __getitem__(self, kind: str) -> type[BaseModel]:
+        module, name = _KINDS[kind]
+        return getattr(import_module(f"aetui.specs.{module}"), name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_KINDS)
+
+    def __len__(self) -> int:
+        return len(_KINDS)
+
+
+SPEC_TYPES: Mapping[str, type[BaseModel]] = _SpecTypes()
+_CLASSES = {name: kind for kind, (_, name) in _KINDS.items()}
+
+
+def __getattr__(name: str) -> Any:
+    """`from aetui.specs import TrainSpec` imports that spec's module only."""
+    if name in _CLASSES:
+        return SPEC_TYPES[_CLASSES[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def parse_spec(kind: str, data: dict[str, Any]) -> BaseModel:
