@@ -110,6 +110,8 @@ def test_slurm_run_requeue_resume_and_cancel(home: Path, procs):
     assert f"aetui: job {plain} in slurm job {sl['job_id']}" in Path(sl["stdout"]).read_text()
     assert "#SBATCH --comment=aetui-test" in Path(sl["folder"], f"{sl['job_id']}_submission.sh").read_text()
     assert [a["device"] for a in d["attempts"]] == ["slurm"]
+    d_plain_cpu = d["attempts"][0]["usage"]["cpu_s"]
+    assert d_plain_cpu > 0  # metered on its node (no GPU there: no GPU figures)
 
     d = show(long)
     assert d["status"] == "cancelled" and d["error"] == "cancelled by user", out
@@ -121,6 +123,7 @@ def test_slurm_run_requeue_resume_and_cancel(home: Path, procs):
     (attempt,) = d["attempts"]  # one claim: Slurm requeued it, aetui did not
     assert attempt["outcome"] == "cancelled" and attempt["start_step"] == second > first >= 10
     assert attempt["end_step"] > second
+    assert attempt["usage"]["cpu_s"] > d_plain_cpu  # three runs on the node, each adding to the last
     text = Path(d["slurm"]["stdout"]).read_text()
     assert text.count(f"aetui: job {long} in slurm job {sid}") == 3
     assert "slurm asks to checkpoint" in text

@@ -68,3 +68,58 @@ def test_worker_records_gpu_memory_utilization_and_cpu_time(home, monkeypatch):
     assert usage["cpu_s"] > 0  # a Python interpreter that started and ran the job
     assert d["usage"] == {"gpu_mem_peak": 3 * GiB, "gpu_util_mean": 0.4, "cpu_s": usage["cpu_s"]}
     assert "GPU mem peak 3.00 GiB · GPU util 40% · CPU " in aetui(home, "show", str(job.id)).stdout
+
+
+class TwoCards(OneCard):
+    """Two cards at 40% and 60%; card i lists the i-th child of this process (a job on
+    both is one process a card: its ranks, started in rank order) with 3 GiB."""
+
+    def nvmlDeviceGetCount(self) -> int:
+        return 2
+
+    def nvmlDeviceGetUtilizationRates(self, h):
+        return SimpleNamespace(gpu=(40, 60)[h], memory=0)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        me = os.getpid()
+        kids = sorted(int(p) for p in Path(f"/proc/{me}/task/{me}/children").read_text().split())
+        return [SimpleNamespace(pid=kids[h], usedGpuMemory=3 * GiB)] if len(kids) > h else []
+
+
+@pytest.mark.slow
+def test_a_job_on_two_devices_records_the_usage_of_both_ranks(home, monkeypatch):
+    """One process per device: memory adds up over the devices, utilization is their mean,
+    CPU time is both ranks' (each reaped with its rusage)."""
+    from aetui.home import Home
+    from aetui.worker.supervisor import Worker
+    from store import queue
+
+    monkeypatch.setitem(sys.modules, "pynvml", TwoCards())
+    monkeypatch.setattr(nvml, "_state", {})
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    h = Home.resolve(home)
+    (job,) = queue.enqueue_many(h.db, [dict(kind="noop", spec={"steps": 4, "sleep_s": 0.3, "gpus": 2}, gpus=2,
+                                            label="noop on two")], run_root=str(h.runs))
+    assert Worker(h, ["cuda:0", "cuda:1"], until_empty=True, poll_s=0.05, log=lambda _: None).run() == 0
+    d = aetui_json(home, "show", str(job.id))
+    assert d["status"] == "done" and d["attempts"][0]["device"] == "cuda:0,cuda:1", d["error"]
+    usage = d["attempts"][0]["usage"]
+    assert usage["gpu_mem_peak"] == 6 * GiB and usage["gpu_util_mean"] == 0.5, usage
+    assert usage["cpu_s"] > 0
+
+
+def test_a_meter_adds_to_the_usage_recorded_before_it():
+    """A Slurm job requeued within its claim runs again in a new process: its meter starts
+    from what the attempt recorded (`aetui.worker.slurm_task`)."""
+    from aetui.worker.usage import UsageMeter
+
+    earlier = {"gpu_mem_peak": 5 * GiB, "gpu_util_mean": 0.5, "gpu_samples": 10, "cpu_s": 100.0}
+    meter = UsageMeter(os.getpid(), ["cpu"], earlier=earlier)
+    assert meter.usage() == earlier  # nothing sampled yet: what was recorded stands
+    meter.sample()
+    now = meter.usage()
+    assert now["cpu_s"] > 100.0 and now["gpu_mem_peak"] == 5 * GiB and now["gpu_samples"] == 10
+    meter.finish(SimpleNamespace(ru_utime=1.5, ru_stime=0.5))
+    assert meter.usage()["cpu_s"] == 102.0
+    fresh = UsageMeter(os.getpid(), ["cpu"])
+    assert fresh.usage() == {}

@@ -35,7 +35,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from aetui.experiments.context import JobContext
 from aetui.run_layout import RunLayout
@@ -119,6 +119,7 @@ class Gang:
         self.killed = False
         self.code: int | None = None
         self.start_error: str | None = None
+        self.rusage: dict[int, Any] = {}  # pid -> its resource usage, from wait4 as each rank is reaped
 
     def add(self, proc: subprocess.Popen, err: Path) -> None:
         self.procs.append(proc)
@@ -134,7 +135,7 @@ class Gang:
         at (waitid WNOWAIT), not reaped, while others may still need the group's id."""
         proc = self.procs[rank]
         if rank:
-            return proc.poll()
+            return self._reap(proc, block=False)
         if proc.returncode is not None:
             return proc.returncode
         try:
@@ -174,7 +175,7 @@ class Gang:
         if self.procs:
             _killpg(self.procs[0].pid)
             for proc in self.procs:
-                proc.wait()
+                self._reap(proc, block=True)
         for f in self.files:
             f.close()
         if self.start_error:
@@ -183,6 +184,21 @@ class Gang:
         else:
             self.code = self.broken[1] if self.broken else self.codes[0]
         return self.code
+
+    def _reap(self, proc: subprocess.Popen, *, block: bool) -> int | None:
+        """A rank's exit code once it ended, reaped with wait4 to keep its CPU time (the
+        job's usage: `aetui.worker.usage`); None while it runs."""
+        if proc.returncode is not None:
+            return proc.returncode
+        try:
+            pid, status, rusage = os.wait4(proc.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere already
+            return proc.wait() if block else proc.poll()
+        if pid == 0:
+            return None
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        self.rusage[proc.pid] = rusage
+        return proc.returncode
 
     def terminate(self) -> None:
         """Ask every rank to checkpoint and stop (a cancel, or the worker stopping)."""

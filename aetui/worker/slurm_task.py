@@ -33,6 +33,15 @@ class _Checkpointable:
     pass
 
 
+def _own_rusage() -> Any:
+    """This process's CPU time and that of its children it waited for (data loaders)."""
+    import resource
+    from types import SimpleNamespace
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return SimpleNamespace(ru_utime=me.ru_utime + kids.ru_utime, ru_stime=me.ru_stime + kids.ru_stime)
+
+
 try:  # submitit is optional (the `scale` extra); the task only exists where it is installed
     from submitit.helpers import Checkpointable as _Checkpointable  # type: ignore[no-redef]  # noqa: F811
 except ImportError:  # pragma: no cover
@@ -74,21 +83,49 @@ class SlurmTask(_Checkpointable):
             result["code"] = execute(home, self.job_id, owner=self.owner, device=self.device,
                                      should_stop=stop.is_set, requeue_on_stop=False)
 
+        from aetui.worker.usage import UsageMeter
+
+        # the job runs in this process, on its node's own device; after a Slurm requeue
+        # (the same claim), this run's usage adds to what the runs before it recorded
+        meter = UsageMeter(os.getpid(), [self.device], earlier=self._recorded_usage(home))
         self._thread = threading.Thread(target=run, name=f"aetui-job-{self.job_id}")
         self._thread.start()
         beat = 0.0
         while self._thread.is_alive():
             self._thread.join(0.5)  # short waits: Python runs signal handlers between them
+            meter.sample()
             if time.monotonic() - beat >= HEARTBEAT_S:
                 beat = time.monotonic()
                 try:
                     if queue.heartbeat(home.db, worker=self.owner, job_ids=[self.job_id]):
                         stop.set()  # `aetui cancel`, seen before (or without) the worker's scancel
+                    self._record_usage(home, meter)
                 except Exception as e:  # noqa: BLE001 - the store briefly away; the lease has slack
                     print(f"aetui: heartbeat failed: {e}", file=sys.stderr, flush=True)
+        meter.finish(_own_rusage())
+        try:
+            self._record_usage(home, meter)
+        except Exception as e:  # noqa: BLE001 - the outcome is recorded already; usage is extra
+            print(f"aetui: usage not recorded: {e}", file=sys.stderr, flush=True)
         code = result.get("code", EXIT_FAILED)
         print(f"aetui: job {self.job_id} exit {code}", flush=True)
         return code
+
+    def _recorded_usage(self, home: Any) -> dict[str, Any]:
+        from store import queries
+
+        try:
+            mine = [a for a in queries.attempts(home.db, self.job_id) if a.worker == self.owner]
+        except Exception:  # noqa: BLE001 - the store briefly away: this run's usage alone
+            return {}
+        return dict(max(mine, key=lambda a: a.number).usage or {}) if mine else {}
+
+    def _record_usage(self, home: Any, meter: Any) -> None:
+        """What this job used on its node so far, on its attempt (`aetui show`, the dashboard)."""
+        from store import queue
+
+        if usage := meter.usage():
+            queue.record_usage(home.db, job_id=self.job_id, worker=self.owner, usage=usage)
 
     def checkpoint(self, *args: Any, **kwargs: Any):
         """submitit's hook on timeout or preemption: let the training save a checkpoint and

@@ -203,8 +203,11 @@ class Worker:
             return
         if "," in device and kind != "command":  # several devices: one process each, watched as one (its logs are its own)
             from aetui.worker.gang import start_gang
+            from aetui.worker.usage import UsageMeter
 
-            self.children[job_id] = Child(job_id, device, start_gang(self, job_id, device.split(",")))
+            gang = start_gang(self, job_id, device.split(","))
+            meter = UsageMeter([p.pid for p in gang.procs], device.split(","), alone=self.per_device == 1)
+            self.children[job_id] = Child(job_id, device, gang, meter=meter)
             return
         run = RunLayout.at(run_dir)
         try:
@@ -376,7 +379,15 @@ class Worker:
 def _poll(child: Child) -> int | None:
     """The child's exit code, or None while it runs. A local child is reaped with wait4,
     whose rusage is the job's exact CPU time (its meter keeps it)."""
+    from aetui.worker.gang import Gang
+
     proc = child.proc
+    if child.meter is not None and isinstance(proc, Gang):  # its ranks' rusage, kept as each was reaped
+        code = proc.poll()
+        if code is not None:
+            for pid, rusage in proc.rusage.items():
+                child.meter.finish(rusage, pid)
+        return code
     if child.meter is None or not isinstance(proc, subprocess.Popen) or proc.returncode is not None:
         return proc.poll()
     try:

@@ -1,13 +1,16 @@
-"""What a running job uses, sampled by its worker: peak GPU memory, mean GPU utilization,
+"""What a running job uses, sampled where it runs: peak GPU memory, mean GPU utilization,
 and CPU time (nvitop's view of a job, kept in the store after it ends).
 
+The worker meters the jobs it runs as local processes (one, or one per device for a job on
+several); a Slurm job meters itself on its node (`aetui.worker.slurm_task`).
+
 GPU numbers come from NVML (`aetui.nvml`; none without a driver). Memory is what the
-job's processes (its child and their descendants) hold on its devices; where NVML's
-process ids are not this machine's (a container's PID namespace) and the job has its
-devices to itself, the devices' used memory counts instead. Utilization is the devices'
-own (one job a device). CPU time is the child's user + system time: read from /proc
-while it runs, and from its rusage (its waited-for descendants included) when it ends.
-"""
+job's processes (and their descendants) hold on its devices; where NVML's process ids
+are not this machine's (a container's PID namespace) and the job has its devices to
+itself, the devices' used memory counts instead. Utilization is the devices' own (one job
+a device), averaged over them. CPU time is user + system time summed over the job's
+processes: read from /proc while they run, and from each one's rusage (its waited-for
+descendants included) when it ends."""
 
 from __future__ import annotations
 
@@ -47,23 +50,42 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 class UsageMeter:
-    """One job's usage on this worker: `sample()` while it runs, `finish(rusage)` at its end."""
+    """One job's usage: `sample()` while it runs, `finish(rusage)` as each of its processes
+    ends. A job is one process, or several (the ranks of a job on several devices): CPU
+    time adds up over them, GPU memory over its devices, utilization is their mean."""
 
-    def __init__(self, pid: int, devices: list[str], *, alone: bool = True) -> None:
-        self.pid = pid
+    def __init__(self, pids: int | list[int], devices: list[str], *, alone: bool = True,
+                 earlier: dict[str, Any] | None = None) -> None:
+        """`earlier`: the usage already recorded for this attempt by processes before these
+        (a Slurm job requeued within one claim runs again in a new process); added to."""
+        self.pids = [pids] if isinstance(pids, int) else list(pids)
         from aetui.worker.devices import _nvml_ids
 
-        # how NVML names each device (through the worker's own CUDA_VISIBLE_DEVICES)
+        # how NVML names each device (through this process's own CUDA_VISIBLE_DEVICES)
         self.idents = [i for i in (_nvml_ids(d.strip()) for d in devices) if i is not None]
         self.alone = alone  # no other job on these devices: their used memory is the job's
-        self.mem_peak: int | None = None
-        self.util_sum, self.util_n = 0.0, 0
-        self.cpu_s: float | None = None
+        earlier = earlier or {}
+        self.mem_peak: int | None = earlier.get("gpu_mem_peak")
+        self.util_n = int(earlier.get("gpu_samples", 0)) if "gpu_util_mean" in earlier else 0
+        self.util_sum = float(earlier.get("gpu_util_mean", 0.0)) * self.util_n
+        self.cpu_before = float(earlier.get("cpu_s", 0.0))
+        self.cpu_by_pid: dict[int, float] = {}  # the most each process was seen to use; exact once it ended
+
+    @property
+    def pid(self) -> int:
+        return self.pids[0]
+
+    @property
+    def cpu_s(self) -> float | None:
+        if not self.cpu_by_pid:
+            return self.cpu_before or None
+        return self.cpu_before + sum(self.cpu_by_pid.values())
 
     def sample(self) -> None:
-        cpu = cpu_seconds(self.pid)
-        if cpu is not None:
-            self.cpu_s = max(cpu, self.cpu_s or 0.0)
+        for pid in self.pids:
+            cpu = cpu_seconds(pid)
+            if cpu is not None:
+                self.cpu_by_pid[pid] = max(cpu, self.cpu_by_pid.get(pid, 0.0))
         if self.idents:
             self._sample_gpus()
 
@@ -74,7 +96,7 @@ class UsageMeter:
         nv = module()
         if nv is None:
             return
-        tree = process_tree(self.pid)
+        tree = set().union(*(process_tree(pid) for pid in self.pids))
         mem, utils, matched = 0, [], False
         try:
             for ident in self.idents:
@@ -98,10 +120,11 @@ class UsageMeter:
             self.util_sum += sum(utils) / len(utils)
             self.util_n += 1
 
-    def finish(self, rusage: Any | None) -> None:
-        """The child ended: its rusage (from wait4) is the exact CPU time."""
+    def finish(self, rusage: Any | None, pid: int | None = None) -> None:
+        """A process of the job ended (the first one unless `pid` says): its rusage (from
+        wait4) is its exact CPU time, its waited-for children included."""
         if rusage is not None:
-            self.cpu_s = rusage.ru_utime + rusage.ru_stime
+            self.cpu_by_pid[self.pid if pid is None else pid] = rusage.ru_utime + rusage.ru_stime
 
     def usage(self) -> dict[str, Any]:
         """The record stored on the attempt (`store.tables.Attempt.usage`)."""
