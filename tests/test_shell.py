@@ -146,18 +146,96 @@ def test_bash_completes_through_the_installed_script(store_home, tmp_path):
     """bash sources the script and presses TAB: COMPREPLY holds what aetui answered."""
     script = tmp_path / "aetui.bash"
     script.write_text(aetui(tmp_path, "completion", "bash").stdout)
-    shim = tmp_path / "bin" / "aetui"  # `aetui` on PATH: this checkout's
-    shim.parent.mkdir()
-    shim.write_text(f"#!/bin/sh\ncd {shlex.quote(str(ROOT))} && exec {shlex.quote(sys.executable)} -m aetui \"$@\"\n")
-    shim.chmod(0o755)
     press_tab = (f"source {shlex.quote(str(script))}; complete -p aetui; COMP_WORDS=(aetui cancel ''); COMP_CWORD=2; "
                  "COMPREPLY=(); _aetui_completion aetui cancel ''; printf '%s\\n' \"${COMPREPLY[@]}\"")
-    env = {**cli_env(store_home), "PATH": f"{shim.parent}:{os.environ['PATH']}"}
+    env = {**cli_env(store_home), "PATH": f"{_aetui_on_path(tmp_path)}:{os.environ['PATH']}"}
     proc = subprocess.run(["bash", "--norc", "-c", press_tab], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("complete ") and "-F _aetui_completion" in lines[0]
     assert lines[1:] == ["4  attn-unet res64 · running", "2  mlp res32 · queued"]
+
+
+def _aetui_on_path(tmp_path: Path) -> str:
+    """A folder holding `aetui` that runs this checkout (as the installed console script would)."""
+    shim = tmp_path / "bin" / "aetui"
+    shim.parent.mkdir(exist_ok=True)
+    shim.write_text(f"#!/bin/sh\ncd {shlex.quote(str(ROOT))} && exec {shlex.quote(sys.executable)} -m aetui \"$@\"\n")
+    shim.chmod(0o755)
+    return str(shim.parent)
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="no fish here (docs/shell.md)")
+def test_fish_completes_through_the_installed_script(store_home, tmp_path):
+    """fish loads the script and lists what a TAB would offer (`complete -C`): ids and labels."""
+    script = tmp_path / "aetui.fish"
+    script.write_text(aetui(tmp_path, "completion", "fish").stdout)
+    env = {**cli_env(store_home), "PATH": f"{_aetui_on_path(tmp_path)}:{os.environ['PATH']}"}
+
+    def tab(line: str) -> list[str]:
+        proc = subprocess.run(["fish", "--no-config", "-c", f"source {shlex.quote(str(script))}; complete -C {shlex.quote(line)}"],
+                              capture_output=True, text=True, env=env, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.splitlines()
+
+    # fish sorts what it offers
+    assert tab("aetui cancel ") == ["2\tmlp res32 · queued", "4\tattn-unet res64 · running"]
+    assert tab("aetui que") == ["queue\tQueue a training job (a grid when an option has a list)."]
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="no zsh here (docs/shell.md)")
+def test_zsh_completes_through_the_installed_script(store_home, tmp_path):
+    """An interactive zsh on a pseudo-terminal, with the script in its `fpath` and
+    `compinit` run as a user's .zshrc does: TAB after `aetui cancel ` lists ids and labels."""
+    import pty
+    import select
+    import time
+
+    folder = tmp_path / "zfunc"
+    folder.mkdir()
+    (folder / "_aetui").write_text(aetui(tmp_path, "completion", "zsh").stdout)
+    env = {**cli_env(store_home), "PATH": f"{_aetui_on_path(tmp_path)}:{os.environ['PATH']}", "TERM": "xterm",
+           "PS1": "> ", "HOME": str(tmp_path)}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: zsh, without any rc file
+        os.execvpe("zsh", ["zsh", "-f", "-i"], env)
+    seen = b""
+
+    def wait_for(text: str, timeout: float = 60.0) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while text.encode() not in seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    break
+        assert text.encode() in seen, seen.decode(errors="replace")[-2000:]
+
+    try:
+        os.write(fd, f"fpath=({shlex.quote(str(folder))} $fpath); autoload -U compinit; compinit -u; "
+                     "echo READY\n".encode())
+        wait_for("READY\r\n")
+        os.write(fd, b"aetui cancel \t")
+        wait_for("mlp res32 · queued")
+        wait_for("attn-unet res64 · running")
+        assert b"unet wide" not in seen and b"noop a" not in seen  # cancelled and done: not offered
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_systemd_accepts_the_unit(tmp_path, monkeypatch):
+    """systemd's own checker reads the unit without a warning (it fails on a command that is
+    not executable, and warns on a key or value it does not know)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    aetui(tmp_path / "my%home", "worker", "--install-service", "--devices", "cpu", "--grace", "7")
+    (path,) = (tmp_path / "config" / "systemd" / "user").glob("*.service")
+    proc = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"})
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
 
 
 def _unit(path: Path) -> configparser.ConfigParser:
