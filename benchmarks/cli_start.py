@@ -16,6 +16,8 @@ modules it imported: none of them may import torch.
 adds the same three commands run from that tree, in the same rounds, each tree with a
 store of its own made by its own code; both trees then run as `python -m aetui` with
 `PYTHONPATH` set to the tree, and the paired ratios (this tree / baseline) are reported.
+The cost of reading the config file is measured the same way: `--help` and `queue` with
+the file and with none.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         imported = {name: modules_imported(cmd[len(aetui):], envs[name], tmp) for name, cmd in commands.items()
                     if name in TARGETS_S}
         tab_imported = modules_imported([], envs["complete"], tmp)
+        config_cost = config_pairs(commands["help"], commands["queue"], env, 2 * repeats, tmp)
         versus = (compare_trees(Path(args.baseline).resolve(), {k: commands[k][len(aetui):] for k in TARGETS_S}, env,
                                 jobs, 2 * repeats, tmp) if args.baseline else None)
         offered = len(subprocess.run(commands["complete"], env=envs["complete"], cwd=tmp, capture_output=True,
@@ -144,9 +147,12 @@ def main(argv: list[str] | None = None) -> int:
                      "met": med["complete"] <= COMPLETE_TARGET_S and not tab_imported,
                      "met_cpu_time": med_cpu["complete"] <= COMPLETE_TARGET_S and not tab_imported},
     }
+    data["config_file_cost"] = config_cost
     if versus:
         data["baseline"] = versus
     path = write_result("cli_start", data, args.out, tiny=args.tiny)
+    for k, r in config_cost["paired_ratio_with_to_without"].items():
+        say(f"{k:6s} with the config file / with none (AETUI_CONFIG=/dev/null): x{r} ({config_cost['pairs']} pairs)")
     if versus:
         for k, r in versus["paired_ratio_this_to_base"].items():
             say(f"{k:6s} this tree / baseline {versus['commit'][:9]}: x{r} wall, "
@@ -171,6 +177,20 @@ def run_once(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, floa
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {stderr.decode()[-2000:]}")
     return wall, usage.ru_utime + usage.ru_stime
+
+
+def config_pairs(help_cmd: list[str], queue_cmd: list[str], env: dict[str, str], pairs: int, tmp: str) -> dict:
+    """What reading the config file costs: `--help` and `queue` with the typical file and
+    with none (`AETUI_CONFIG=/dev/null`), back to back, `pairs` times."""
+    envs = {"with": env, "without": {**env, "AETUI_CONFIG": "/dev/null"}}
+    verbs = {"help": help_cmd, "queue": queue_cmd}
+    wall = {(v, t): [] for v in verbs for t in envs}
+    for r in range(pairs):
+        for verb, cmd in verbs.items():
+            for tag in (("with", "without") if r % 2 == 0 else ("without", "with")):
+                wall[verb, tag].append(run_once(cmd, envs[tag], tmp)[0])
+    return {"pairs": pairs, "median_s": {v: {t: round(median(wall[v, t]), 3) for t in envs} for v in verbs},
+            "paired_ratio_with_to_without": {v: paired_ratio(wall[v, "with"], wall[v, "without"]) for v in verbs}}
 
 
 def compare_trees(baseline: Path, verbs: dict[str, list[str]], env: dict[str, str], jobs: int, pairs: int,
