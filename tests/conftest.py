@@ -215,13 +215,14 @@ def run_cli():
     return aetui
 
 
-def wait_for(predicate, timeout: float = 120, what: str = ""):
-    """Poll `predicate` until it returns something true (returned); fail after `timeout`
-    seconds naming `what`. Deadlines are generous: no test may assume the machine's speed."""
+def wait_for(predicate, timeout: float = 120, what: str = "", *, every: float = 0.05, why=None):
+    """Poll `predicate` every `every` seconds until it returns something true (returned);
+    fail after `timeout` seconds naming `what`, and what `why()` says then. Deadlines are
+    generous: no test may assume the machine's speed."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}" + (f": {why()}" if why else ""))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, aetui, cli_env
+from tests.conftest import ROOT, aetui, cli_env, wait_for
 
 
 
@@ -99,13 +99,6 @@ def start_worker(home: Path, procs, *args: str) -> subprocess.Popen:
                        cwd=ROOT, env=cli_env(home), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for(what: str, check, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
 def envs(folder: Path) -> dict[str, dict[str, str]]:
     """The environments the notify command wrote, by file name (`<job id>.<event>`)."""
     out = {}
@@ -134,7 +127,7 @@ timeout = 20
     aetui(home, "cancel", str(early))  # from the CLI, no worker running: its notice waits in the store
     (late,) = enqueue(home, {"steps": 1000, "sleep_s": 0.05})
     worker = start_worker(home, procs, "--devices", "cpu:0,cpu:1")
-    wait_for(f"job {late} running", lambda: status(home, late) == "running")
+    wait_for(lambda: status(home, late) == "running", what=f"job {late} running")
     aetui(home, "cancel", str(late))  # a running job, stopped by its worker
     out, _ = worker.communicate(timeout=180)
     assert worker.returncode == 0, out

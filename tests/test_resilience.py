@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, aetui, aetui_json, cli_env
+from tests.conftest import ROOT, aetui, aetui_json, cli_env, wait_for
 
 # A tiny run with checkpoints every 10 steps and the loss every 5; images only at the end.
 SMALL = ["unet", "--res", "32", "--base-width", "4", "--depth", "2", "--data", "builtin:64", "--batch-size", "8",
@@ -42,16 +42,6 @@ def run_worker(home: Path, *args: str, timeout: float = 240) -> str:
                           cwd=ROOT, env=env_for(home), capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout + proc.stderr
-
-
-def wait_for(predicate, timeout: float = 120, every: float = 0.1, what: str = ""):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def detail(home: Path, job_id: int) -> dict:

@@ -13,19 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.backends import require_slurm
-from tests.conftest import ROOT, TINY, aetui, aetui_json, cli_env
+from tests.conftest import ROOT, TINY, aetui, aetui_json, cli_env, wait_for
 
 pytestmark = pytest.mark.slow  # a Slurm cluster (a service)
-
-
-def wait_for(predicate, what: str, timeout: float = 180, every: float = 0.5, why=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {what}" + (f": {why()}" if why else ""))
 
 
 def slurm(*args: str) -> str:
@@ -80,18 +70,18 @@ def test_slurm_run_requeue_resume_and_cancel(home: Path, procs):
 
     try:
         # Slurm requeues the running job (SIGTERM): it checkpoints, stays `running`, resumes
-        wait_for(lambda: show(long)["step"] >= 10, "the job to train")
+        wait_for(lambda: show(long)["step"] >= 10, 180, "the job to train", every=0.5)
         sid = show(long)["slurm"]["job_id"]
         slurm("scontrol", "requeue", sid)
-        wait_for(lambda: requeued(sid, 1), "slurm to requeue the job")
-        first = wait_for(lambda: resumed_after(0), "the job to resume after scontrol requeue")
+        wait_for(lambda: requeued(sid, 1), 180, "slurm to requeue the job", every=0.5)
+        first = wait_for(lambda: resumed_after(0), 180, "the job to resume after scontrol requeue", every=0.5)
         # submitit's path (a time-out's USR2): SlurmTask.checkpoint, then submitit requeues it
         slurm("scancel", "--signal=USR2", sid)
         # generous limits: on a loaded 2-core machine the checkpoint, submitit's requeue and
         # Slurm's scheduling pass each wait for a core
-        wait_for(lambda: requeued(sid, 2), "submitit to requeue the job", timeout=300,
+        wait_for(lambda: requeued(sid, 2), 300, "submitit to requeue the job", every=0.5,
                  why=lambda: slurm_info(sid))
-        second = wait_for(lambda: resumed_after(first), "the job to resume after USR2", timeout=300,
+        second = wait_for(lambda: resumed_after(first), 300, "the job to resume after USR2", every=0.5,
                           why=lambda: (slurm_info(sid), show(long)["attempts"]))
         # `aetui cancel` -> the worker's scancel (submitit's job.cancel) -> the task records it
         aetui(home, "cancel", str(long))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from aetui.tb_launch import DEFAULT_PORT
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, cli_env, wait_for
 
 HOST = "127.0.0.1"
 
@@ -82,14 +82,6 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def listening(port: int) -> bool:

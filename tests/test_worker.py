@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aetui.run_summary import SUMMARY_FIELDS
-from tests.conftest import ROOT, TINY, aetui, aetui_json, cli_env
+from tests.conftest import ROOT, TINY, aetui, aetui_json, cli_env, wait_for
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -26,16 +26,6 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 def start_worker(home: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "aetui", "worker", *args], cwd=ROOT, env=cli_env(home),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_for(predicate, timeout: float = 120, every: float = 0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture(scope="module")
