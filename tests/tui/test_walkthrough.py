@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from aetui.tui.screens.confirm import ConfirmScreen
 from aetui.tui.screens.launch import LaunchScreen
 from aetui.tui.screens.prompt import PromptScreen
@@ -19,6 +21,7 @@ def _footer(app) -> str:
     return screen_text(app).splitlines()[-1]
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_the_run_summary_fits_its_box_at_80x24(seeded):
     """The summary of a finished run took 23 lines in a box of 10 and scrolled: the lines
     that do not fit give way (named on the box's last line) and head the Spec tab."""
@@ -46,6 +49,7 @@ def test_the_run_summary_fits_its_box_at_80x24(seeded):
     drive(app, scenario, size=(80, 24))
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_space_plays_only_albums_that_play_and_a_caption_says_its_name_once(seeded):
     """`space Play/pause` showed in the footer for still pictures (a walk's filmstrip, a
     training run's grids), and the filmstrip's caption read `filmstrip · filmstrip`."""
@@ -81,6 +85,7 @@ def test_space_plays_only_albums_that_play_and_a_caption_says_its_name_once(seed
     drive(app, scenario, size=(100, 24))
 
 
+@pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop
 def test_forms_show_their_own_keys_in_the_footer(seeded):
     """The new-job and launch form and the tag, note and priority prompt showed the
     table's keys (Open, Mark, Filter...) below them, none of which act there."""
