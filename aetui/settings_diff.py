@@ -62,3 +62,22 @@ def labelled(label: str, spec: dict[str, Any], keys: Iterable[str]) -> str:
     extra = describe(spec, keys, skip=label)
     return f"{label} {extra}".strip() if extra else label
 
+
+
+def shown_labels(jobs: Iterable[Any]) -> dict[int, str]:
+    """The labels a list of jobs shows (the dashboard's table, `aetui runs`), by job id:
+    where several of them of the same kind share a label, each carries the settings that
+    differ among those (`unet res32 builtin:256 lr=0.001` and `... lr=0.0003` for two
+    jobs queued one by one); the others keep theirs. A grid's labels say this when it is
+    queued (`aetui.jobs.submit`); this covers jobs queued apart. The stored labels stay.
+    `jobs`: records with `id`, `kind`, `label` and `spec`."""
+    jobs = list(jobs)
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for job in jobs:
+        groups.setdefault((job.kind, job.label or ""), []).append(job)
+    shown = {job.id: job.label or "" for job in jobs}
+    for (_, label), same in groups.items():
+        if len(same) > 1 and (keys := differing(job.spec or {} for job in same)):
+            for job in same:
+                shown[job.id] = labelled(label, job.spec or {}, keys)
+    return shown

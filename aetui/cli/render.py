@@ -34,13 +34,16 @@ def jobs_table(jobs: list[Any]) -> None:
     cols = ["id", "kind", "status", "what", "progress", "loss", "img/s", "eta", "device", "age"]
     if narrow:
         cols = [c for c in cols if c not in ("eta", "age", "img/s")]
+    from aetui.settings_diff import shown_labels
+
     now = time.time()
+    labels = shown_labels(jobs)  # jobs that share a label say how they differ
     rows = []
     for j in jobs:
         last_line = getattr(j, "last_line", None)
         rows.append({
             "id": str(j.id), "kind": j.kind, "status": shown_status(j.status, bool(j.cancel_requested)),
-            "what": j.label,
+            "what": labels[j.id],
             "progress": (last_line or "")[:40] if j.kind == "command"
             else fmt_progress(j.step, j.total_steps, shown_phase(j.status, j.kind, last_line)),
             "loss": fmt_float(j.loss),

@@ -105,3 +105,14 @@ def stop_background(home: Home) -> list[int]:
             continue  # it ended meanwhile
         stopped.append(int(info["pid"]))
     return stopped
+
+
+def jobs_running_on(home: Home, pids: list[int]) -> list:
+    """The running jobs whose lease these worker processes (of this host) hold: what
+    stopping them requeues."""
+    from aetui.worker.execute import owner_id
+    from store.queries import list_jobs
+    from store.states import JobStatus
+
+    owners = {owner_id(pid) for pid in pids}
+    return [j for j in list_jobs(home.db, status=JobStatus.RUNNING) if j.lease_owner in owners]

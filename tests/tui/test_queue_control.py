@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from aetui.tui.app import quit_note
+from aetui.tui.screens.confirm import ConfirmScreen
 from aetui.tui.screens.main import MainScreen
 from aetui.tui.screens.run import RunScreen
 from aetui.worker.registry import pid_alive, register
@@ -51,6 +52,9 @@ def test_W_stops_the_background_worker(seeded):
         async def scenario(pilot):
             await until(pilot, lambda: f"pid {proc.pid}" in _devices_text(pilot.app), what="worker shown")
             await pilot.press("W")
+            await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="the question")
+            assert "No job runs on it now" in screen_text(pilot.app)
+            await pilot.press("y")
             await until(pilot, lambda: proc.poll() is not None, what="worker ended")  # and reaped
             pilot.app.screen._sample_devices_now()  # the strip's next look (every 2 s in use)
             await until(pilot, lambda: "no worker running" in _devices_text(pilot.app), what="no worker shown")

@@ -55,6 +55,16 @@ class Album:
     def steps(self) -> list[int]:
         return [p.step for p in self.pictures if p.step is not None]
 
+    @property
+    def plays(self) -> bool:
+        """Whether it plays as an animation (a walk's frames, a GIF's), not stills."""
+        return self.animated and len(self.pictures) > 1
+
+    def caption(self, picture: Picture) -> str:
+        """The album's name and the picture's title, said once when they are the same (a
+        walk's one `filmstrip.png` read `filmstrip · filmstrip`)."""
+        return self.name if picture.title == self.name else f"{self.name} · {picture.title}"
+
 
 @dataclass(frozen=True)
 class Results:

@@ -8,7 +8,7 @@ the spec models (pydantic, ~0.6 s), which the table's first paint must not wait 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from store.states import JobStatus, is_stopping, shown_phase, shown_status
@@ -38,6 +38,8 @@ class JobRow:
     # a running job whose cancel was asked (`Job.cancel_requested`): shown as stopping…
     # until its worker records how it ended; not a status of its own in the store
     stopping: bool = False
+    # the job's settings, for the labels of rows that share one (`settings_diff.shown_labels`)
+    spec: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_job(cls, job: Any) -> "JobRow":
@@ -49,7 +51,7 @@ class JobRow:
             step=job.step or 0, total_steps=job.total_steps or 0, loss=job.loss, images_per_s=job.images_per_s,
             eta_s=job.eta_s, parent_id=job.parent_id, error=job.error, last_line=getattr(job, "last_line", None),
             created_at=job.created_at, updated_at=job.updated_at, started_at=job.started_at,
-            stopping=is_stopping(job.status, getattr(job, "cancel_requested", False)),
+            stopping=is_stopping(job.status, getattr(job, "cancel_requested", False)), spec=spec,
         )
 
     @property

@@ -17,6 +17,7 @@ class WindowCache:
         self._rows: dict[int, JobRow] = {}  # row index (under the query) -> row
         self._index: dict[int, int] = {}  # job id -> row index
         self._pending: tuple[int, int] | None = None  # (offset, limit) asked for, not yet here
+        self._labels: dict[int, str] | None = None  # job id -> label shown, worked out when drawn
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -26,13 +27,24 @@ class WindowCache:
         self._rows = {offset + i: r for i, r in enumerate(rows)}
         self._index = {r.id: offset + i for i, r in enumerate(rows)}
         self._pending = None
+        self._labels = None
 
     def replace(self, row: JobRow) -> int | None:
         """Put `row` in place of the held row with its id: its index, or None if not held."""
         index = self._index.get(row.id)
         if index is not None:
             self._rows[index] = row
+            self._labels = None
         return index
+
+    def label(self, row: JobRow) -> str:
+        """The label a held row shows: with the settings that tell it apart from the held
+        rows of its kind that share its label (`aetui.settings_diff.shown_labels`)."""
+        if self._labels is None:
+            from aetui.settings_diff import shown_labels
+
+            self._labels = shown_labels(self._rows.values())
+        return self._labels.get(row.id, row.label)
 
     def get(self, index: int) -> JobRow | None:
         return self._rows.get(index)

@@ -8,6 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from aetui.tui.widgets.keys_footer import FormFooter
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [
@@ -25,6 +27,7 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="confirm-yes", compact=True)
                 yield Button("No (n)", id="confirm-no", compact=True)
+        yield FormFooter()
 
     def on_mount(self) -> None:
         self.query_one("#confirm-no", Button).focus()

@@ -200,7 +200,7 @@ class JobActions:
         self._start_worker()
 
     def action_stop_worker(self) -> None:
-        self._stop_worker()
+        self._ask_stop_worker()
 
     def action_toggle_pause(self) -> None:
         self._toggle_pause()
@@ -252,18 +252,54 @@ class JobActions:
         self.post_message(OpDone("worker", None, text.removeprefix("aetui: "), error=proc.returncode != 0))
 
     @work(thread=True, exclusive=True, group="stop-worker", exit_on_error=False)
-    def _stop_worker(self) -> None:
-        from aetui.worker.registry import running_workers, stop_background
+    def _ask_stop_worker(self) -> None:
+        """W asks first, as delete does, saying which running jobs the stop sends back to the
+        queue; with no background worker it says why there is nothing to stop."""
+        from aetui.worker.registry import jobs_running_on, running_workers
 
         home = self.app.home
-        pids = stop_background(home)
+        workers = running_workers(home)
+        pids = [int(w["pid"]) for w in workers if w.get("detached")]
+        if not pids:
+            text = (f"no background worker; the worker in a terminal (pid {workers[0]['pid']}) stops with Ctrl-C there"
+                    if workers else "no worker runs")
+            self.post_message(OpDone("worker", None, text, error=True))
+            return
+        try:
+            running = jobs_running_on(home, pids)
+        except Exception as e:  # a busy store: ask anyway, saying what is not known
+            running, unknown = [], f"(which jobs it runs is not known: {e})"
+        else:
+            unknown = ""
+        question = f"Stop the background worker (pid {', '.join(map(str, pids))})?\n\n"
+        if running:
+            shown = "\n".join(f"  #{j.id} {j.kind} {j.label}" for j in running[:5])
+            more = f"\n  and {len(running) - 5} more" if len(running) > 5 else ""
+            question += (f"{len(running)} running job{'s' if len(running) > 1 else ''} will checkpoint and go back "
+                         f"to the queue (requeued):\n{shown}{more}")
+        else:
+            question += unknown or "No job runs on it now; queued jobs wait until a worker starts (w)."
+        self.app.call_from_thread(self._confirm_stop_worker, question)
+
+    def _confirm_stop_worker(self, question: str) -> None:
+        from aetui.tui.screens.confirm import ConfirmScreen
+
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._stop_worker()
+
+        self.app.push_screen(ConfirmScreen(question, yes="Stop"), done)
+
+    @work(thread=True, exclusive=True, group="stop-worker", exit_on_error=False)
+    def _stop_worker(self) -> None:
+        from aetui.worker.registry import stop_background
+
+        pids = stop_background(self.app.home)
         if pids:
             text = (f"stop sent to the background worker (pid {', '.join(map(str, pids))}); "
                     "its running jobs checkpoint and go back to the queue")
-        elif others := running_workers(home):
-            text = f"no background worker; the worker in a terminal (pid {others[0]['pid']}) stops with Ctrl-C there"
         else:
-            text = "no worker runs"
+            text = "the background worker had already ended"
         self.post_message(OpDone("worker", None, text, error=not pids))
 
     @work(thread=True, exclusive=True, group="pause", exit_on_error=False)

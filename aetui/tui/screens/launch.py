@@ -17,6 +17,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from aetui.errors import UserError
 from aetui.tui.data.rows import JobRow
+from aetui.tui.widgets.keys_footer import FormFooter
 from aetui.tui.widgets.ordered_input import OrderedInput
 from aetui.tui.widgets.spec_form import SpecForm
 
@@ -39,9 +40,9 @@ class LaunchScreen(ModalScreen[list[int] | None]):
     # have already gone to the field that was focused before: a Tab then `gauss` in one
     # burst would type into the wrong field.
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "submit", "Queue it", priority=True),
-        Binding("tab", "next_field", "Next field", priority=True, show=False),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("tab", "next_field", "Next field", priority=True),
         Binding("shift+tab", "previous_field", "Previous field", priority=True, show=False),
         Binding("enter", "enter", "Next field", priority=True, show=False),
     ]
@@ -109,6 +110,7 @@ class LaunchScreen(ModalScreen[list[int] | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Queue (ctrl+s)", variant="primary", id="launch-submit", compact=True)
                 yield Button("Cancel (esc)", id="launch-cancel", compact=True)
+        yield FormFooter()
 
     def _forms(self) -> tuple[dict[str, SpecForm], str | None]:
         """The form of the kind chosen first (the others are built when chosen); or an

@@ -8,9 +8,15 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from aetui.tui.widgets.keys_footer import FormFooter
+
 
 class PromptScreen(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [
+        # priority: the field would take enter first, and the footer would not offer it
+        Binding("enter", "ok", "OK", priority=True),
+        Binding("escape", "cancel", "Cancel"),
+    ]
 
     def __init__(self, question: str, value: str = "", *, kind: str = "text") -> None:
         super().__init__()
@@ -21,9 +27,13 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(self.question, markup=False)
             yield Input(self.value, type=self.kind, id="prompt-input")
             yield Static("enter: ok · esc: cancel", classes="hint")
+        yield FormFooter()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
+
+    def action_ok(self) -> None:
+        self.dismiss(self.query_one("#prompt-input", Input).value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -83,6 +83,7 @@ class ResultsScreen(GraphicsScreen):
         self.speed = 1
         self._timer: Timer | None = None
         self._point_columns: list[tuple[str, str]] = []
+        self._plays = False  # whether the album shown plays (its footer offers space)
 
     def compose(self) -> ComposeResult:
         yield Static(f"#{self.row.id} {self.row.kind} · {self.row.label}", id="results-title", markup=False)
@@ -142,7 +143,7 @@ class ResultsScreen(GraphicsScreen):
             self.index = len(self.album.pictures) - 1  # keep following the newest grid
         self._setup_side()
         self._show()
-        if first and self.album is not None and self.album.animated and len(self.album.pictures) > 1:
+        if first and self.album is not None and self.album.plays:
             self.action_play()
 
     @property
@@ -198,6 +199,10 @@ class ResultsScreen(GraphicsScreen):
 
     def _show(self) -> None:
         album = self.album
+        plays = album is not None and album.plays
+        if plays != self._plays:  # space plays only an album that can: the footer says so
+            self._plays = plays
+            self.refresh_bindings()
         view = self.query_one("#results-image", ImageView)
         caption = self.query_one("#results-caption", Static)
         self.query_one("#results-albums", Static).update(self._albums_line())
@@ -210,7 +215,7 @@ class ResultsScreen(GraphicsScreen):
         pic = album.pictures[self.index]
         view.path = pic.source
         play = ("▶ playing" if self.playing else "⏸ paused") + f" {SPEEDS[self.speed]} fps" if album.animated else ""
-        caption.update(f"{album.name} · {pic.title} · {self.index + 1}/{len(album.pictures)}  {play}".rstrip())
+        caption.update(f"{album.caption(pic)} · {self.index + 1}/{len(album.pictures)}  {play}".rstrip())
         if self.results and self.results.kind == "sweep" and album.name == "triplets":
             table = self.query_one("#results-points", DataTable)
             if table.row_count > self.index:
@@ -258,9 +263,16 @@ class ResultsScreen(GraphicsScreen):
         self.index = len(album.pictures) - 1 if self.results.kind == "train" else 0
         self._show()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Play/pause and the speed keys only for an album that plays (a walk's frames):
+        the footer offered space on still grids, a filmstrip, a sweep's triplets."""
+        if action in ("play", "speed"):
+            return self._plays
+        return True
+
     def action_play(self) -> None:
         album = self.album
-        if album is None or len(album.pictures) < 2:
+        if album is None or not album.plays:
             return
         if self.playing:
             self._stop()

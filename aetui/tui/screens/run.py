@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.columns import Columns
 from rich.console import Group
@@ -82,51 +82,101 @@ class LogLines(Message):
         self.lines = lines
 
 
-def summary_table(d: dict[str, Any], row: JobRow) -> Table:
-    t = Table.grid(padding=(0, 1))
-    t.add_column(style="dim", no_wrap=True)
-    t.add_column(overflow="fold")
+# how soon a summary line gives way when the box is too short for all of them (0 never:
+# what the job is and does now; the rest, highest first, move to the Spec tab)
+KEEP, MEASURES, CONTEXT, WHERE, TRIVIA = range(5)
+LEADING_METRICS = 2  # the summary's first metrics (final and held-out loss) stay longest
+
+
+class SummaryLine(NamedTuple):
+    name: str  # what the Spec tab's note calls it when it gives way
+    value: Any
+    rank: int  # KEEP ... TRIVIA
+    label: str | None = None  # shown left of the value (None: the name)
+
+
+def summary_rows(d: dict[str, Any], row: JobRow) -> list[SummaryLine]:
+    """The summary's lines as (name, value, rank): rank says how soon the line gives way
+    when the box is short (`fit_summary`)."""
+    rows: list[SummaryLine] = []
     shown = row.shown_status if d["status"] == row.status else d["status"]
     status = Text(shown, style=f"bold {colour(d['status'])}")
     if d.get("attempts"):
         status.append(f"  attempt {len(d['attempts'])}", style="dim")
-    t.add_row("status", status)
+    rows.append(SummaryLine("status", status, KEEP))
     if d.get("tags"):  # what the user said about the job, near the top (t and a change them)
-        t.add_row("tags", Text(" ".join(d["tags"]), style="cyan"))
+        rows.append(SummaryLine("tags", Text(" ".join(d["tags"]), style="cyan"), MEASURES))
     if d.get("note"):
-        t.add_row("note", d["note"])
+        rows.append(SummaryLine("note", d["note"], CONTEXT))
     if row.total_steps:
-        t.add_row("progress", f"{row.step}/{row.total_steps} {fmt.bar(row.fraction, 12)} {row.fraction * 100:.0f}%")
+        rows.append(SummaryLine("progress", f"{row.step}/{row.total_steps} {fmt.bar(row.fraction, 12)} {row.fraction * 100:.0f}%",
+                     KEEP))
     if row.phase:  # before the first step: what takes the time
-        t.add_row("doing", Text(row.phase, style="bold"))
+        rows.append(SummaryLine("doing", Text(row.phase, style="bold"), KEEP))
     live = [f"loss {fmt.num(row.loss)}" if row.loss is not None else "",
             f"{fmt.rate(row.images_per_s)} img/s" if row.images_per_s and row.status == JobStatus.RUNNING else "",
             f"ETA {fmt.duration(row.eta_s)}" if row.eta_s and row.status == JobStatus.RUNNING else ""]
     if any(live):
-        t.add_row("now", "  ".join(x for x in live if x))
+        rows.append(SummaryLine("now", whole_items([x for x in live if x]), KEEP))
+    if d.get("error"):
+        rows.append(SummaryLine("error", Text(d["error"], style="red"), KEEP))
+    metrics = [f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in summary(d.get("metrics") or {})]
+    if metrics:  # the losses first; the rest (speed, time, size) give way sooner
+        rows.append(SummaryLine("metrics", whole_items(metrics[:LEADING_METRICS]), MEASURES))
+    if metrics[LEADING_METRICS:]:
+        rows.append(SummaryLine("more metrics", whole_items(metrics[LEADING_METRICS:]), TRIVIA, label=""))
+    if used := usage_line(d.get("usage")):
+        rows.append(SummaryLine("used", used, CONTEXT))
     device = d.get("device") or "—"
     where = f"{device}" + (f" on {d['host']}" if d.get("host") else "") + f"  (asked {d.get('requested_device')})"
-    t.add_row("device", where)
-    t.add_row("priority", str(d.get("priority", 0)))
-    times = [f"{k} {local_time(d[f'{k}_at'])}" for k in ("created", "started", "ended") if d.get(f"{k}_at")]
-    t.add_row("times", whole_items(times) if times else "—")
-    m = d.get("metrics") or {}
-    shown = summary(m)
-    if shown:
-        t.add_row("metrics", whole_items([f"{k} {fmt.num(v) if isinstance(v, float) else v}" for k, v in shown]))
-    if used := usage_line(d.get("usage")):
-        t.add_row("used", used)
+    rows.append(SummaryLine("device", where, WHERE))
     if d.get("parent_id"):
-        t.add_row("parent", f"#{d['parent_id']}")
+        rows.append(SummaryLine("parent", f"#{d['parent_id']}", CONTEXT))
     if d.get("children"):
-        t.add_row("children", " ".join(f"#{c}" for c in d["children"]))
-    if d.get("error"):
-        t.add_row("error", Text(d["error"], style="red"))
+        rows.append(SummaryLine("children", " ".join(f"#{c}" for c in d["children"]), CONTEXT))
+    times = [f"{k} {local_time(d[f'{k}_at'])}" for k in ("created", "started", "ended") if d.get(f"{k}_at")]
+    rows.append(SummaryLine("times", whole_items(times) if times else "—", WHERE))
+    rows.append(SummaryLine("priority", str(d.get("priority", 0)), TRIVIA))
     if d.get("requeue_command"):
-        t.add_row("requeue", Text(d["requeue_command"], style="bold"))
+        rows.append(SummaryLine("requeue", Text(d["requeue_command"], style="bold"), TRIVIA))
     if d.get("run_dir"):
-        t.add_row("folder", d["run_dir"])
+        rows.append(SummaryLine("folder", d["run_dir"], TRIVIA))
+    return rows
+
+
+def rows_table(rows: list[SummaryLine], *, names: bool = False) -> Table:
+    """The lines as a table; `names`: each by its name (away from the lines it continues)."""
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column(overflow="fold")
+    for line in rows:
+        t.add_row(line.name if names or line.label is None else line.label, line.value)
     return t
+
+
+def fit_summary(rows: list[SummaryLine], height: int, measure) -> tuple[Any, list[SummaryLine]]:
+    """The summary for a box `height` lines tall, and the lines left out: the lines of the
+    highest rank give way first, newest-listed first, until the rest and a line naming
+    them fit (`measure(renderable)` says how many lines it takes at the box's width).
+    Rank 0 lines always stay. At 80x24 the box is 10 lines; all of a finished run's
+    summary took 23, and the box scrolled."""
+    kept = list(rows)
+    left: list[SummaryLine] = []
+
+    def shown():
+        if not left:
+            return rows_table(kept)
+        names = ", ".join(line.name for line in sorted(left, key=rows.index))
+        return Group(rows_table(kept), Text(f"on 3 Spec: {names}", style="dim", no_wrap=True, overflow="ellipsis"))
+
+    while measure(shown()) > height:
+        droppable = [r for r in kept if r.rank > KEEP]
+        if not droppable:
+            break
+        worst = max(droppable, key=lambda r: (r.rank, kept.index(r)))
+        kept.remove(worst)
+        left.append(worst)
+    return shown(), sorted(left, key=rows.index)
 
 
 def whole_items(items: list[str]) -> Columns:
@@ -146,14 +196,15 @@ def local_time(iso_text: str) -> str:
         return iso_text
 
 
-def spec_table(d: dict[str, Any]) -> Group:
+def spec_table(d: dict[str, Any], left: list[SummaryLine] = ()) -> Group:
+    """The spec, after the summary's lines that did not fit above (`fit_summary`)."""
     t = Table.grid(padding=(0, 2))
     t.add_column(style="dim", no_wrap=True)
     t.add_column(overflow="fold")
     for k, v in (d.get("spec") or {}).items():
         t.add_row(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v))
-    parts: list[Any] = []
-    if d.get("requeue_command"):
+    parts: list[Any] = [rows_table(left, names=True), Text("")] if left else []
+    if d.get("requeue_command") and not any(line.name == "requeue" for line in left):
         parts += [Text("requeue with (y copies it):", style="dim"), Text(d["requeue_command"], style="bold"),
                   Text("")]
     return Group(*parts, t)
@@ -314,8 +365,7 @@ class RunScreen(JobActions, GraphicsScreen):
             self._live_points[data.row.step] = data.row.loss
             self._plot_loss()
         self.query_one("#run-title", Static).update(self._title())
-        self.query_one("#run-summary", Static).update(summary_table(data.detail, data.row))
-        self.query_one("#run-spec", Static).update(spec_table(data.detail))
+        self._show_summary()
         self.query_one("#run-attempts", Static).update(attempts_table(data.detail))
         self.query_one("#run-checkpoints", Static).update(checkpoints_table(data.checkpoints))
         latest = data.results.latest()
@@ -323,13 +373,34 @@ class RunScreen(JobActions, GraphicsScreen):
         view = self.query_one("#run-image", ImageView)
         caption = self.query_one("#run-image-caption", Static)
         if latest is not None:
-            caption.update(f"{album.name if album else ''} · {latest.title}")
+            caption.update(album.caption(latest) if album else latest.title)
             if view.path != latest.source:
                 view.path = latest.source
         else:
             caption.update("")
         if first and data.row.kind != "train":
             self.query_one(LossPlot).empty_text = f"a {data.row.kind} job has no training loss: r opens its results, s plots a scalar it logged"
+
+    def _show_summary(self) -> None:
+        """The summary lines that fit the box (the others head the Spec tab): the box is
+        as tall as the screen's top part allows, and scrolled at 80x24 before."""
+        if self.data is None:
+            return
+        box = self.query_one("#run-summary-box", VerticalScroll)
+        rows = summary_rows(self.data.detail, self.data.row)
+        width = box.content_region.width
+        if width > 0 and box.content_region.height > 0:
+            console = self.app.console
+            options = console.options.update_width(width)
+            shown, left = fit_summary(rows, box.content_region.height,
+                                      lambda r: len(console.render_lines(r, options, pad=False)))
+        else:  # not laid out yet: everything (the resize that follows fits it)
+            shown, left = rows_table(rows), []
+        self.query_one("#run-summary", Static).update(shown)
+        self.query_one("#run-spec", Static).update(spec_table(self.data.detail, left))
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._show_summary)
 
     def on_curve_loaded(self, message: CurveLoaded) -> None:
         self._busy.discard("curve")

@@ -83,7 +83,8 @@ def layout(width: int, id_width: int = 5) -> list[tuple[Column, int]]:
     return [(c, widths[c.key]) for c in cols if c.key in widths]
 
 
-def cell_text(row: JobRow, key: str, width: int) -> str:
+def cell_text(row: JobRow, key: str, width: int, label: str | None = None) -> str:
+    """A cell of `row`; `label`: the label it shows (the table tells apart rows that share one)."""
     if key == "id":
         return str(row.id)
     if key == "kind":
@@ -107,7 +108,7 @@ def cell_text(row: JobRow, key: str, width: int) -> str:
     if key == "created":
         return fmt.clock(row.created_at)
     if key == "label":
-        return row.error if row.status == JobStatus.FAILED and row.error else row.label
+        return row.error if row.status == JobStatus.FAILED and row.error else row.label if label is None else label
     if key == "progress" and row.kind == "command":  # no steps: its time so far and its last line of output
         since = fmt.duration(time.time() - row.started_at) if row.status == JobStatus.RUNNING and row.started_at else ""
         return " ".join(t for t in (since, row.last_line or "") if t)
@@ -442,7 +443,7 @@ class JobTable(ScrollView, can_focus=True):
             if n:
                 segs.append(Segment(" " * GAP, base + overlay))
                 used += GAP
-            text = cell_text(row, col.key, w)
+            text = cell_text(row, col.key, w, self.window.label(row) if col.key == "label" else None)
             if col.key == "id":
                 text = ("●" if row.id in self.marked else " ") + text
             style = base

@@ -39,3 +39,22 @@ class KeysFooter(Footer):
                 for action in PINNED:
                     if action in pinned:
                         yield pinned[action]
+
+
+class FormFooter(Footer):
+    """The footer of a form or a question (the launch and new-job forms, the tag, note and
+    priority prompts, a yes/no): only its own keys (ctrl+s, escape, tab...). A modal screen
+    has no footer of its own, so the screen below showed through with its table's keys,
+    none of which act while the form is open; the app's keys are left out too (`q` and `?`
+    type into the field)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(show_command_palette=False, **kw)
+
+    def compose(self) -> ComposeResult:
+        app_actions = {binding.action for node, binding, _, _ in self.screen.active_bindings.values()
+                       if node is self.app}
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.action in app_actions:
+                continue
+            yield widget
