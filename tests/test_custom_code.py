@@ -214,18 +214,18 @@ def test_run_time_failures_of_your_code_fail_the_job_with_one_line(home, tmp_pat
 
 def test_opt_grids_and_dry_run(home, tmp_path):
     src = copy_examples(tmp_path / "src")
-    dry = aetui(home, "queue", f"{src}/my_ae.py:ConvAE", "--res", "16", "--opt", "latent=8,16",
+    dry = aetui(home, "queue", f"{src}/my_ae.py:ConvAE", "--res", "32", "--opt", "latent=8,16",
                 "--opt", "norm=batch", "--dry-run")
     assert "would queue 2 jobs" in dry.stdout and "ae_parts.py" in dry.stdout and "my_ae.py" in dry.stdout
     assert not home.exists(), "a dry run writes nothing"
-    jobs = aetui_json(home, "queue", f"{src}/my_ae.py:ConvAE", "--res", "16", "--opt", "latent=8,16",
+    jobs = aetui_json(home, "queue", f"{src}/my_ae.py:ConvAE", "--res", "32", "--opt", "latent=8,16",
                       "--opt", "norm=batch", "--opt", "width=4")
     specs = [aetui_json(home, "show", str(j["id"]))["spec"] for j in jobs]
     assert [s["options"] for s in specs] == [{"latent": 8, "norm": "batch", "width": 4},
                                             {"latent": 16, "norm": "batch", "width": 4}]
     assert specs[0]["code"]["model"]["sha256"] == specs[1]["code"]["model"]["sha256"]
     again = aetui_json(home, "show", str(jobs[0]["id"]))["requeue_command"]
-    assert again == f"aetui queue {src}/my_ae.py:ConvAE --res 16 --opt latent=8 --opt norm=batch --opt width=4"
+    assert again == f"aetui queue {src}/my_ae.py:ConvAE --res 32 --opt latent=8 --opt norm=batch --opt width=4"
 
 
 @pytest.mark.slow
@@ -254,7 +254,7 @@ def test_snapshot_caps_warn_loudly(home, tmp_path):
     for m in mods:
         (src / f"{m}.py").write_text("X = 1\n")
     (src / "huge.py").write_text("#" * 1_100_000 + "\n")
-    out = aetui(home, "queue", f"{src}/entry.py:M", "--res", "8", "--dry-run")
+    out = aetui(home, "queue", f"{src}/entry.py:M", "--res", "32", "--dry-run")
     assert "left out huge.py (1100001 bytes, over the 1048576-byte cap)" in out.stderr
     assert "left out 7 local module(s) over the cap of 64 files (m63.py, m64.py" in out.stderr
     assert out.stdout.count(".py  ") == 64
@@ -282,7 +282,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(home, tmp_path, case
     src = copy_examples(tmp_path / "src")
     (src / "syntax.py").write_text("def M(res:\n")
     args, expected = BAD[case]
-    out = aetui(home, "queue", *[a.format(src=src) for a in args], "--res", "16", check=False)
+    out = aetui(home, "queue", *[a.format(src=src) for a in args], "--res", "32", check=False)
     assert out.returncode == 2, out.stdout + out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aetui: error: "), out.stderr

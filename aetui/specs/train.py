@@ -69,6 +69,13 @@ class TrainSpec(BaseModel):
                              f"the batch size is the global batch, split evenly over the devices")
         return self
 
+    @model_validator(mode="after")
+    def _data_res(self) -> "TrainSpec":
+        from aetui.data.sources import check_res, parse_source
+
+        check_res(parse_source(self.data), self.res)
+        return self
+
     @property
     def custom(self) -> bool:
         """Whether the model is your own code (`PATH.py:NAME`), not a built-in family."""
