@@ -348,3 +348,53 @@ def test_a_module_on_the_python_path_is_snapshotted_with_its_package_and_git_sta
     assert set(manifest["files"]) == {"mypkg/__init__.py", "mypkg/models.py", "mypkg/parts.py"}
     assert manifest["git"]["dirty"] is True and len(manifest["git"]["commit"]) == 40
     assert manifest["source"] == str(repo.resolve())
+
+
+USES_JSON = "import json\n\ndef M(res):\n    return json.dumps({'res': res})\n"
+
+
+def test_a_file_named_like_a_standard_or_installed_module_is_refused(home, tmp_path, monkeypatch):
+    """`json.py` beside a model that does `import json`: first on the worker's sys.path it
+    would be every `import json` of the process, and the model's own could not reach the
+    real one. Refused at queue time, naming the file; renamed, the model gets the standard
+    json. A snapshot that holds one anyway (queued before the check) fails at run time with
+    one line before sys.path or sys.modules are touched."""
+    from aetui.code_snapshot import CodeError, import_object
+    from aetui.run_layout import RunLayout
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "model.py").write_text(USES_JSON)
+    (src / "json.py").write_text("def dumps(obj):\n    return 'not json'\n")
+    (src / "uses_torch.py").write_text("import torch\n\ndef M(res):\n    pass\n")
+    (src / "torch.py").write_text("X = 1\n")
+    (src / "copy.py").write_text("def M(res):\n    pass\n")
+    for ref, line in (("model.py:M", f"model file {src}/json.py shadows the standard library module json; rename it"),
+                      ("copy.py:M", f"model file {src}/copy.py shadows the standard library module copy; rename it"),
+                      ("uses_torch.py:M", f"model file {src}/torch.py shadows the installed module torch (")):
+        out = aetui(home, "queue", f"{src}/{ref}", "--res", "32", check=False)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+        assert out.stderr.startswith(f"aetui: error: {line}"), out.stderr
+    out = aetui(home, "queue", "unet", "--res", "32", "--data", f"py:{src}/copy.py:M", check=False)
+    assert out.returncode == 2 and "--data py: file " in out.stderr and "standard library module copy" in out.stderr
+    assert not home.exists(), "nothing queued"
+
+    (src / "json.py").rename(src / "jsonish.py")
+    job = aetui_json(home, "queue", f"{src}/model.py:M", "--res", "32")["id"]
+    layout = RunLayout.at(Path(aetui_json(home, "show", str(job))["run_dir"]))
+    folder, manifest = layout.code_dir("model"), json.loads(layout.code_manifest("model").read_text())
+    assert set(manifest["files"]) == {"model.py"}
+    monkeypatch.setattr(sys, "path", list(sys.path))  # what import_object puts first goes with the test
+    try:
+        assert json.loads(import_object(folder, manifest)(res=32)) == {"res": 32}  # the real json
+        # a snapshot holding json.py anyway: refused before anything is imported
+        (folder / "json.py").write_text("def dumps(obj):\n    return 'not json'\n")
+        manifest["files"]["json.py"] = "0" * 64
+        path_before = list(sys.path)
+        with pytest.raises(CodeError) as e:
+            import_object(folder, manifest)
+        assert str(e.value) == ("model model.py:M: json.py in its snapshot shadows the standard library module "
+                                "json; rename it")
+        assert sys.path == path_before and sys.modules["json"].dumps({}) == "{}"
+    finally:
+        sys.modules.pop("model", None)
