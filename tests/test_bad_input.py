@@ -288,6 +288,13 @@ def test_a_data_source_at_a_resolution_it_cannot_make_is_refused_at_queue_time(q
     # an experiment makes its images at its model's resolution
     refused(queued, "sweep", str(job), "--data", "builtin:64", message=f"--data builtin:64 {sizes} 16")
     aetui(queued, "sweep", str(job), "--data", data)
+    # a job queued before the rule (its spec breaks it) is still shown, without a command to queue it again
+    db = Home.resolve(queued).db
+    (old,) = queue.enqueue_many(db, [{"kind": "train", "spec": {"model": "mlp", "res": 16}, "label": "old"}],
+                                run_root=str(Home.resolve(queued).runs))
+    db.dispose()
+    shown = aetui_json(queued, "show", str(old.id))
+    assert shown["spec"]["res"] == 16 and shown["requeue_command"] == ""
 
 
 # --------------------------------------------------------------------- read verbs on no home

@@ -235,7 +235,7 @@ def test_queueing_your_model_imports_neither_it_nor_torch(home, tmp_path):
     src.mkdir()
     (src / "boom.py").write_text("raise SystemExit('imported at queue time')\n\ndef M(res):\n    pass\n")
     code = ("import runpy, sys\n"
-            f"sys.argv = ['aetui', 'queue', '{src}/boom.py:M', '--res', '16', '--opt', 'a=1,2']\n"
+            f"sys.argv = ['aetui', 'queue', '{src}/boom.py:M', '--res', '32', '--opt', 'a=1,2']\n"
             "try:\n    runpy.run_module('aetui', run_name='__main__')\nexcept SystemExit as e:\n"
             "    assert not e.code, e.code\n"
             "print('loaded:', sorted(m for m in ('torch', 'boom') if m in sys.modules))\n")

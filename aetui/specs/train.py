@@ -69,13 +69,6 @@ class TrainSpec(BaseModel):
                              f"the batch size is the global batch, split evenly over the devices")
         return self
 
-    @model_validator(mode="after")
-    def _data_res(self) -> "TrainSpec":
-        from aetui.data.sources import check_res, parse_source
-
-        check_res(parse_source(self.data), self.res)
-        return self
-
     @property
     def custom(self) -> bool:
         """Whether the model is your own code (`PATH.py:NAME`), not a built-in family."""
@@ -114,6 +107,14 @@ class TrainSpec(BaseModel):
                 raise ValueError(f"--opt {key!r}: an option name is a Python identifier")
             if value is not None and not isinstance(value, (bool, int, float, str)):
                 raise ValueError(f"--opt {key}: {value!r} is not a JSON scalar (number, true/false, string)")
+        return self
+
+    @model_validator(mode="after")
+    def _data_res(self) -> "TrainSpec":
+        """After the model's own checks (a U-Net at res 48 hears about powers of two first)."""
+        from aetui.data.sources import check_res, parse_source
+
+        check_res(parse_source(self.data), self.res)
         return self
 
     @property
