@@ -34,6 +34,7 @@ import subprocess
 import sys
 import sysconfig
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -117,9 +118,24 @@ def _installed_dirs() -> list[str]:
     return list(dict.fromkeys(d for d in found if d and Path(d).is_dir()))
 
 
+@lru_cache(maxsize=1)
+def _aetui_packages() -> frozenset[str]:
+    """aetui's own top-level packages (`aetui`, `store`), wherever it is installed from
+    (an editable install or a checkout on sys.path is not in site-packages)."""
+    names = {__name__.partition(".")[0]}
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        names.update((distribution(__name__.partition(".")[0]).read_text("top_level.txt") or "").split())
+    except (ImportError, PackageNotFoundError, OSError):
+        pass
+    return frozenset(names)
+
+
 def shadowed(top: str, root: Path | None = None, exempt: str | None = None) -> str | None:
     """What a user's top-level module `top` would hide with its folder first on `sys.path`:
-    "the standard library module json", "the installed module torch (its path)", or None.
+    "the standard library module json", "aetui's own package store", "the installed module
+    torch (its path)", or None.
 
     Installed means found in site-packages (other than `root`, the user's own folder) or by
     an import hook such as an editable install's; a folder on `sys.path` that is neither
@@ -127,6 +143,8 @@ def shadowed(top: str, root: Path | None = None, exempt: str | None = None) -> s
     user named as `package.module:NAME`: its snapshot is meant to win. Nothing is imported."""
     if top in sys.stdlib_module_names:
         return f"the standard library module {top}"
+    if top in _aetui_packages():
+        return f"aetui's own package {top}"
     if top == exempt:
         return None
     from importlib.machinery import BuiltinImporter, FrozenImporter, PathFinder
@@ -146,8 +164,11 @@ def shadowed(top: str, root: Path | None = None, exempt: str | None = None) -> s
     origin = getattr(spec, "origin", None) if spec is not None else None
     if not origin or origin in ("built-in", "frozen", "namespace"):
         return None  # a namespace package is any folder of that name: Python prefers a real module
-    if own is not None and str(Path(origin).resolve()).startswith(own + "/"):
-        return None
+    found = str(Path(origin).resolve())
+    installed = {str(Path(d).resolve()) for d in _installed_dirs()}
+    plain = {str(Path(p or ".").resolve()) for p in sys.path} - installed  # the current folder, PYTHONPATH
+    if any(found.startswith(folder + "/") for folder in (*([own] if own else []), *plain)):
+        return None  # a hook that searches sys.path as well (pytest's) found the user's own folder
     return f"the installed module {top} ({origin})"
 
 

@@ -369,9 +369,12 @@ def test_a_file_named_like_a_standard_or_installed_module_is_refused(home, tmp_p
     (src / "uses_torch.py").write_text("import torch\n\ndef M(res):\n    pass\n")
     (src / "torch.py").write_text("X = 1\n")
     (src / "copy.py").write_text("def M(res):\n    pass\n")
+    (src / "uses_store.py").write_text("import store\n\ndef M(res):\n    pass\n")
+    (src / "store.py").write_text("X = 1\n")
     for ref, line in (("model.py:M", f"model file {src}/json.py shadows the standard library module json; rename it"),
                       ("copy.py:M", f"model file {src}/copy.py shadows the standard library module copy; rename it"),
-                      ("uses_torch.py:M", f"model file {src}/torch.py shadows the installed module torch (")):
+                      ("uses_torch.py:M", f"model file {src}/torch.py shadows the installed module torch ("),
+                      ("uses_store.py:M", f"model file {src}/store.py shadows aetui's own package store; rename it")):
         out = aetui(home, "queue", f"{src}/{ref}", "--res", "32", check=False)
         assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
         assert out.stderr.startswith(f"aetui: error: {line}"), out.stderr
