@@ -13,6 +13,13 @@ At run time :func:`import_object` imports the object from the snapshot, first on
 `sys.path`, so editing the files after queueing changes neither a queued run nor its
 resume. Its errors are :class:`CodeError`, one line (the traceback goes to the job's
 stderr only). Stdlib only: the CLI imports this module at queue time.
+
+A file of the snapshot named like a standard-library or installed module (`json.py`,
+`copy.py`, `torch.py`) would, first on `sys.path`, be what every `import json` of the
+worker's process gets, and the user's own `import json` could not reach the real one.
+Neither side can be right for both, so such a file is refused (:func:`shadowed`): at
+queue time by :func:`take`, and again by :func:`import_object` before it touches
+`sys.path` (a worker whose environment has a module the queueing one had not).
 """
 
 from __future__ import annotations
@@ -22,9 +29,12 @@ import hashlib
 import importlib
 import json
 import re
+import site
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -99,6 +109,67 @@ def _module_file(root: Path, dotted: str) -> Path | None:
         except OSError:
             continue
     return None
+
+
+def _installed_dirs() -> list[str]:
+    """Where installed modules live: site-packages (the environment's and the user's)."""
+    found = [sysconfig.get_paths().get(k) for k in ("purelib", "platlib")]
+    found += [*site.getsitepackages(), site.getusersitepackages()] if hasattr(site, "getsitepackages") else []
+    return list(dict.fromkeys(d for d in found if d and Path(d).is_dir()))
+
+
+@lru_cache(maxsize=1)
+def _aetui_packages() -> frozenset[str]:
+    """aetui's own top-level packages (`aetui`, `store`), wherever it is installed from
+    (an editable install or a checkout on sys.path is not in site-packages)."""
+    names = {__name__.partition(".")[0]}
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        names.update((distribution(__name__.partition(".")[0]).read_text("top_level.txt") or "").split())
+    except (ImportError, PackageNotFoundError, OSError):
+        pass
+    return frozenset(names)
+
+
+def shadowed(top: str, root: Path | None = None, exempt: str | None = None) -> str | None:
+    """What a user's top-level module `top` would hide with its folder first on `sys.path`:
+    "the standard library module json", "aetui's own package store", "the installed module
+    torch (its path)", or None.
+
+    Installed means found in site-packages (other than `root`, the user's own folder) or by
+    an import hook such as an editable install's; a folder on `sys.path` that is neither
+    (the current folder, PYTHONPATH) is the user's own business. `exempt` is a package the
+    user named as `package.module:NAME`: its snapshot is meant to win. Nothing is imported."""
+    if top in sys.stdlib_module_names:
+        return f"the standard library module {top}"
+    if top in _aetui_packages():
+        return f"aetui's own package {top}"
+    if top == exempt:
+        return None
+    from importlib.machinery import BuiltinImporter, FrozenImporter, PathFinder
+
+    own = str(Path(root).resolve()) if root is not None else None
+    places = [d for d in _installed_dirs() if own is None or str(Path(d).resolve()) != own]
+    spec = PathFinder.find_spec(top, places)
+    for finder in sys.meta_path:  # import hooks: editable installs and the like
+        if spec is not None:
+            break
+        if finder in (BuiltinImporter, FrozenImporter, PathFinder) or not hasattr(finder, "find_spec"):
+            continue
+        try:
+            spec = finder.find_spec(top, None)
+        except Exception:  # a third-party hook that cannot answer: it has no such module for us
+            spec = None
+    origin = getattr(spec, "origin", None) if spec is not None else None
+    if not origin or origin in ("built-in", "frozen", "namespace"):
+        return None  # a namespace package is any folder of that name: Python prefers a real module
+    found = str(Path(origin).resolve())
+    installed = {str(Path(d).resolve()) for d in _installed_dirs()}
+    plain = {str(Path(p or ".").resolve()) for p in sys.path} - installed  # the current folder, PYTHONPATH
+    if any(found.startswith(folder + "/") for folder in (*([own] if own else []), *plain)):
+        return None  # a hook that searches sys.path as well (pytest's) found the user's own folder
+    return f"the installed module {top} ({origin})"
 
 
 def locate(ref: CodeRef, what: str = "model") -> tuple[Path, Path, str]:
@@ -252,6 +323,7 @@ def take(ref: CodeRef, role: str, what: str | None = None) -> Snapshot:
             todo.append((init, ".".join(parts[:i])))
     seen: set[Path] = set()
     over: list[str] = []
+    exempt = None if ref.is_file else module.split(".")[0]  # the package the user named
     while todo:
         path, name = todo.pop(0)
         if path in seen:
@@ -268,6 +340,9 @@ def take(ref: CodeRef, role: str, what: str | None = None) -> Snapshot:
         if len(snap.files) >= cap_files:
             over.append(rel)  # its own imports are not followed
             continue
+        clash = shadowed(name.split(".")[0], root, exempt)
+        if clash is not None:
+            raise UserError(f"{what} file {path} shadows {clash}; rename it")
         data = path.read_bytes()
         snap.files[rel] = data
         try:
@@ -315,11 +390,18 @@ def import_object(folder: Path, manifest: dict[str, Any], what: str = "model") -
     label = CodeRef(str(manifest.get("ref", "?")).rpartition(":")[0], str(manifest.get("name"))).short
     if not Path(folder).is_dir():
         raise CodeError(f"{what} {label}: its snapshot {folder} is missing")
+    files = manifest.get("files", {})
+    exempt = None if CodeRef(str(manifest.get("ref", "")).rpartition(":")[0], "x").is_file \
+        else str(manifest.get("module", "")).split(".")[0]
+    for name in sorted(files):  # queued before this was checked, or installed only where the job runs
+        clash = shadowed(name.split("/")[0].removesuffix(".py"), exempt=exempt)
+        if clash is not None:
+            raise CodeError(f"{what} {label}: {name} in its snapshot shadows {clash}; rename it")
     where = str(Path(folder).resolve())
     if where in sys.path:
         sys.path.remove(where)
     sys.path.insert(0, where)
-    for name in _module_names(manifest.get("files", {})):  # another snapshot's modules of the same names
+    for name in _module_names(files):  # another snapshot's modules of the same names
         sys.modules.pop(name, None)
     importlib.invalidate_caches()
     try:

@@ -430,8 +430,13 @@ def requeue_command(job: Any) -> str:
 
     if job.kind != "train":
         return f"aetui retry {job.id}" if job.status in (JobStatus.FAILED, JobStatus.CANCELLED) else ""
-    spec = TrainSpec.model_validate(job.spec)
-    defaults = TrainSpec(model=spec.model, res=spec.res)
+    from pydantic import ValidationError
+
+    try:
+        spec = TrainSpec.model_validate(job.spec)
+    except ValidationError:  # queued before a rule it breaks (builtin data at res 16): not queued again as is
+        return ""
+    defaults = TrainSpec(model=spec.model, res=spec.res, data=spec.data)  # its options' defaults at its res
     parts = ["aetui", "queue", spec.model, "--res", str(spec.res)]
     changed = {k: v for k, v in spec.options.items() if v != defaults.options.get(k)}
     if spec.custom:  # your own model's options go as --opt key=value (JSON scalars)
@@ -439,8 +444,9 @@ def requeue_command(job: Any) -> str:
 
         parts += [f"--opt {key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in changed.items()]
         changed = {}
-    changed.update({k: getattr(spec, k) for k in TrainSpec.model_fields
-                    if k not in ("kind", "model", "res", "options", "code") and getattr(spec, k) != getattr(defaults, k)})
+    changed.update({k: getattr(spec, k) for k, field in TrainSpec.model_fields.items()
+                    if k not in ("kind", "model", "res", "options", "code")
+                    and getattr(spec, k) != field.get_default(call_default_factory=True)})
     for key, value in changed.items():
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 from store.engine import read
 from store.queue import PAUSED_KEY, QueueError
 from store.runnable import BEST_FIRST, may_run
-from store.states import JobStatus
+from store.states import AttemptOutcome, JobStatus
 from store.tables import Attempt, Job, JobTag, Run, Setting
 
 
@@ -28,6 +28,19 @@ def get_run(db: Engine, job_id: int) -> Run | None:
 def attempts(db: Engine, job_id: int) -> list[Attempt]:
     with read(db) as s:
         return list(s.execute(select(Attempt).where(Attempt.job_id == job_id).order_by(Attempt.number)).scalars())
+
+
+def running_since(db: Engine, job_ids: list[int]) -> dict[int, float]:
+    """When the running attempt of each of these jobs started (jobs without one left out).
+    A running job's time so far counts from there: `Job.started_at` is its first start,
+    before any retry or requeue."""
+    if not job_ids:
+        return {}
+    with read(db) as s:
+        rows = s.execute(select(Attempt.job_id, func.max(Attempt.started_at))
+                         .where(Attempt.job_id.in_(job_ids), Attempt.outcome == AttemptOutcome.RUNNING)
+                         .group_by(Attempt.job_id)).all()
+    return {int(job_id): float(started) for job_id, started in rows}
 
 
 def list_jobs(db: Engine, *, status: str | None = None, kind: str | None = None, limit: int | None = None,

@@ -81,6 +81,30 @@ def list_jobs(db_url: str, *, status: str | None = None, kind: str | None = None
         return None
 
 
+def running_since(db_url: str, job_ids: list[int]) -> dict[int, float] | None:
+    """`store.queries.running_since` with sqlite3: when each job's running attempt started;
+    None when this reader cannot answer."""
+    path = sqlite_path(db_url)
+    if path is None:
+        return None
+    if not job_ids or not path.is_file():
+        return {}
+    from store.states import AttemptOutcome
+
+    sql = (f"SELECT job_id, max(started_at) FROM attempt WHERE outcome = ? AND job_id IN "
+           f"({', '.join('?' * len(job_ids))}) GROUP BY job_id")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        try:
+            if not _current_schema(con):
+                return None
+            return {int(j): float(t) for j, t in con.execute(sql, [str(AttemptOutcome.RUNNING), *job_ids])}
+        finally:
+            con.close()
+    except (sqlite3.Error, ValueError, TypeError):
+        return None
+
+
 def job_choices(db_url: str, *, prefix: str = "", statuses: tuple[str, ...] = (), kind: str | None = None,
                 limit: int = 100) -> list[tuple[int, str, str]] | None:
     """(id, label, status) of the newest jobs whose id starts with `prefix`, for shell

@@ -264,6 +264,39 @@ def test_bad_npy_files_are_refused_at_queue_time(queued, tmp_path):
     aetui(queued, "queue", "unet", "--res", "64", "--data", f"npy:{tmp_path / 'good.npy'}")
 
 
+def test_a_data_source_at_a_resolution_it_cannot_make_is_refused_at_queue_time(queued, tmp_path):
+    """`builtin` paints at 32..512 only (every other source is resized to any --res): a
+    training job or an experiment asking it for other images is refused when queued, not
+    failed when its worker first asks for them."""
+    from aetui.home import Home
+    from store import queue
+    from store.states import JobStatus
+
+    sizes = "makes images at res 32, 64, 128, 256 or 512, not"
+    refused(queued, "queue", "mlp", "--res", "16", message=f"--data builtin {sizes} 16")
+    refused(queued, "queue", "mlp", "--res", "16", "--data", "builtin:64", message=f"--data builtin:64 {sizes} 16")
+    refused(queued, "queue", f"{ROOT}/examples/my_ae.py:ConvAE", "--res", "48", message=f"--data builtin {sizes} 48")
+    # the same model and size on images that are resized: queued, and trained at res 16
+    np.save(tmp_path / "few.npy", np.zeros((4, 20, 20, 3), np.uint8))
+    data = f"npy:{tmp_path / 'few.npy'}"
+    job = aetui_json(queued, "queue", "mlp", "--res", "16", "--width", "8", "--data", data)["id"]
+    db = Home.resolve(queued).db
+    while queue.claim(db, worker="w", host="h", pid=1, device="cpu").id != job:
+        pass  # the template's job first
+    queue.finish(db, job_id=job, worker="w", status=JobStatus.DONE)
+    db.dispose()  # its WAL folded into the file now, not during the comparison below
+    # an experiment makes its images at its model's resolution
+    refused(queued, "sweep", str(job), "--data", "builtin:64", message=f"--data builtin:64 {sizes} 16")
+    aetui(queued, "sweep", str(job), "--data", data)
+    # a job queued before the rule (its spec breaks it) is still shown, without a command to queue it again
+    db = Home.resolve(queued).db
+    (old,) = queue.enqueue_many(db, [{"kind": "train", "spec": {"model": "mlp", "res": 16}, "label": "old"}],
+                                run_root=str(Home.resolve(queued).runs))
+    db.dispose()
+    shown = aetui_json(queued, "show", str(old.id))
+    assert shown["spec"]["res"] == 16 and shown["requeue_command"] == ""
+
+
 # --------------------------------------------------------------------- read verbs on no home
 
 @pytest.mark.parametrize("args", [

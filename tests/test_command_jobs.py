@@ -166,8 +166,47 @@ def test_the_table_shows_a_running_command_s_time_and_last_line():
     now = time.time()
     row = JobRow(id=1, kind="command", status="running", label="python train.py", model=None, res=None, priority=0,
                  device="cpu", step=0, total_steps=0, loss=None, images_per_s=None, eta_s=None, parent_id=None,
-                 error=None, last_line="epoch 3 loss 0.12", created_at=now - 100, updated_at=now, started_at=now - 75)
+                 error=None, last_line="epoch 3 loss 0.12", created_at=now - 9000, updated_at=now,
+                 started_at=now - 7200, attempt_started_at=now - 75)
     assert cell_text(row, "progress", 40) == "1m15s epoch 3 loss 0.12"
+
+
+def test_a_retried_command_s_time_counts_from_this_attempt_not_the_first_start(home):
+    """The first attempt started two hours ago and failed; after `aetui retry` the running
+    attempt is seconds old. Each of the table's readers (the first paint's sqlite3, the
+    window and the live changes through SQLAlchemy) gives this attempt's time; the job's
+    first start stays what `aetui show` says as `started`."""
+    import sqlite3
+
+    from aetui.home import Home
+    from aetui.tui.data.window import JobQuery, fetch_changes, fetch_window, first_page
+    from aetui.tui.widgets.job_table import cell_text
+    from store import queue
+    from store.states import JobStatus
+
+    job = int(aetui(home, "add", "--", "true").stdout.split()[0])
+    h = Home.resolve(home)
+    db = h.db
+    assert queue.claim(db, worker="w", host="h", pid=1, device="cpu").id == job
+    queue.finish(db, job_id=job, worker="w", status=JobStatus.FAILED, error="exit 1")
+    db.dispose()
+    with sqlite3.connect(home / "aetui.db") as con:  # that attempt was two hours ago
+        con.execute("UPDATE job SET started_at = started_at - 7200 WHERE id = ?", (job,))
+        con.execute("UPDATE attempt SET started_at = started_at - 7200, ended_at = ended_at - 7000 WHERE job_id = ?",
+                    (job,))
+    con.close()
+    aetui(home, "retry", str(job))
+    db = h.db
+    assert queue.claim(db, worker="w", host="h", pid=1, device="cpu").id == job
+    first_start = aetui_json(home, "show", str(job))["started_at"]
+    rows = {"first paint": first_page(h.db_url, 10)[0], "window": fetch_window(db, JobQuery(), 0, 10)[0],
+            "changes": fetch_changes(db, JobQuery(), 0.0).rows}
+    for reader, found in rows.items():
+        (row,) = [r for r in found if r.id == job]
+        shown = cell_text(row, "progress", 40)
+        assert shown in {f"{s}s" for s in range(60)}, (reader, shown)  # seconds, not 2h00m
+        assert row.started_at < row.attempt_started_at - 7000, reader
+    assert aetui_json(home, "show", str(job))["started_at"] == first_start  # the first start, kept
 
 
 def test_bad_input_exits_2_and_writes_nothing(home, tmp_path):

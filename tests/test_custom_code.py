@@ -214,18 +214,18 @@ def test_run_time_failures_of_your_code_fail_the_job_with_one_line(home, tmp_pat
 
 def test_opt_grids_and_dry_run(home, tmp_path):
     src = copy_examples(tmp_path / "src")
-    dry = aetui(home, "queue", f"{src}/my_ae.py:ConvAE", "--res", "16", "--opt", "latent=8,16",
+    dry = aetui(home, "queue", f"{src}/my_ae.py:ConvAE", "--res", "32", "--opt", "latent=8,16",
                 "--opt", "norm=batch", "--dry-run")
     assert "would queue 2 jobs" in dry.stdout and "ae_parts.py" in dry.stdout and "my_ae.py" in dry.stdout
     assert not home.exists(), "a dry run writes nothing"
-    jobs = aetui_json(home, "queue", f"{src}/my_ae.py:ConvAE", "--res", "16", "--opt", "latent=8,16",
+    jobs = aetui_json(home, "queue", f"{src}/my_ae.py:ConvAE", "--res", "32", "--opt", "latent=8,16",
                       "--opt", "norm=batch", "--opt", "width=4")
     specs = [aetui_json(home, "show", str(j["id"]))["spec"] for j in jobs]
     assert [s["options"] for s in specs] == [{"latent": 8, "norm": "batch", "width": 4},
                                             {"latent": 16, "norm": "batch", "width": 4}]
     assert specs[0]["code"]["model"]["sha256"] == specs[1]["code"]["model"]["sha256"]
     again = aetui_json(home, "show", str(jobs[0]["id"]))["requeue_command"]
-    assert again == f"aetui queue {src}/my_ae.py:ConvAE --res 16 --opt latent=8 --opt norm=batch --opt width=4"
+    assert again == f"aetui queue {src}/my_ae.py:ConvAE --res 32 --opt latent=8 --opt norm=batch --opt width=4"
 
 
 @pytest.mark.slow
@@ -235,7 +235,7 @@ def test_queueing_your_model_imports_neither_it_nor_torch(home, tmp_path):
     src.mkdir()
     (src / "boom.py").write_text("raise SystemExit('imported at queue time')\n\ndef M(res):\n    pass\n")
     code = ("import runpy, sys\n"
-            f"sys.argv = ['aetui', 'queue', '{src}/boom.py:M', '--res', '16', '--opt', 'a=1,2']\n"
+            f"sys.argv = ['aetui', 'queue', '{src}/boom.py:M', '--res', '32', '--opt', 'a=1,2']\n"
             "try:\n    runpy.run_module('aetui', run_name='__main__')\nexcept SystemExit as e:\n"
             "    assert not e.code, e.code\n"
             "print('loaded:', sorted(m for m in ('torch', 'boom') if m in sys.modules))\n")
@@ -254,7 +254,7 @@ def test_snapshot_caps_warn_loudly(home, tmp_path):
     for m in mods:
         (src / f"{m}.py").write_text("X = 1\n")
     (src / "huge.py").write_text("#" * 1_100_000 + "\n")
-    out = aetui(home, "queue", f"{src}/entry.py:M", "--res", "8", "--dry-run")
+    out = aetui(home, "queue", f"{src}/entry.py:M", "--res", "32", "--dry-run")
     assert "left out huge.py (1100001 bytes, over the 1048576-byte cap)" in out.stderr
     assert "left out 7 local module(s) over the cap of 64 files (m63.py, m64.py" in out.stderr
     assert out.stdout.count(".py  ") == 64
@@ -282,7 +282,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(home, tmp_path, case
     src = copy_examples(tmp_path / "src")
     (src / "syntax.py").write_text("def M(res:\n")
     args, expected = BAD[case]
-    out = aetui(home, "queue", *[a.format(src=src) for a in args], "--res", "16", check=False)
+    out = aetui(home, "queue", *[a.format(src=src) for a in args], "--res", "32", check=False)
     assert out.returncode == 2, out.stdout + out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("aetui: error: "), out.stderr
@@ -348,3 +348,56 @@ def test_a_module_on_the_python_path_is_snapshotted_with_its_package_and_git_sta
     assert set(manifest["files"]) == {"mypkg/__init__.py", "mypkg/models.py", "mypkg/parts.py"}
     assert manifest["git"]["dirty"] is True and len(manifest["git"]["commit"]) == 40
     assert manifest["source"] == str(repo.resolve())
+
+
+USES_JSON = "import json\n\ndef M(res):\n    return json.dumps({'res': res})\n"
+
+
+def test_a_file_named_like_a_standard_or_installed_module_is_refused(home, tmp_path, monkeypatch):
+    """`json.py` beside a model that does `import json`: first on the worker's sys.path it
+    would be every `import json` of the process, and the model's own could not reach the
+    real one. Refused at queue time, naming the file; renamed, the model gets the standard
+    json. A snapshot that holds one anyway (queued before the check) fails at run time with
+    one line before sys.path or sys.modules are touched."""
+    from aetui.code_snapshot import CodeError, import_object
+    from aetui.run_layout import RunLayout
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "model.py").write_text(USES_JSON)
+    (src / "json.py").write_text("def dumps(obj):\n    return 'not json'\n")
+    (src / "uses_torch.py").write_text("import torch\n\ndef M(res):\n    pass\n")
+    (src / "torch.py").write_text("X = 1\n")
+    (src / "copy.py").write_text("def M(res):\n    pass\n")
+    (src / "uses_store.py").write_text("import store\n\ndef M(res):\n    pass\n")
+    (src / "store.py").write_text("X = 1\n")
+    for ref, line in (("model.py:M", f"model file {src}/json.py shadows the standard library module json; rename it"),
+                      ("copy.py:M", f"model file {src}/copy.py shadows the standard library module copy; rename it"),
+                      ("uses_torch.py:M", f"model file {src}/torch.py shadows the installed module torch ("),
+                      ("uses_store.py:M", f"model file {src}/store.py shadows aetui's own package store; rename it")):
+        out = aetui(home, "queue", f"{src}/{ref}", "--res", "32", check=False)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+        assert out.stderr.startswith(f"aetui: error: {line}"), out.stderr
+    out = aetui(home, "queue", "unet", "--res", "32", "--data", f"py:{src}/copy.py:M", check=False)
+    assert out.returncode == 2 and "--data py: file " in out.stderr and "standard library module copy" in out.stderr
+    assert not home.exists(), "nothing queued"
+
+    (src / "json.py").rename(src / "jsonish.py")
+    job = aetui_json(home, "queue", f"{src}/model.py:M", "--res", "32")["id"]
+    layout = RunLayout.at(Path(aetui_json(home, "show", str(job))["run_dir"]))
+    folder, manifest = layout.code_dir("model"), json.loads(layout.code_manifest("model").read_text())
+    assert set(manifest["files"]) == {"model.py"}
+    monkeypatch.setattr(sys, "path", list(sys.path))  # what import_object puts first goes with the test
+    try:
+        assert json.loads(import_object(folder, manifest)(res=32)) == {"res": 32}  # the real json
+        # a snapshot holding json.py anyway: refused before anything is imported
+        (folder / "json.py").write_text("def dumps(obj):\n    return 'not json'\n")
+        manifest["files"]["json.py"] = "0" * 64
+        path_before = list(sys.path)
+        with pytest.raises(CodeError) as e:
+            import_object(folder, manifest)
+        assert str(e.value) == ("model model.py:M: json.py in its snapshot shadows the standard library module "
+                                "json; rename it")
+        assert sys.path == path_before and sys.modules["json"].dumps({}) == "{}"
+    finally:
+        sys.modules.pop("model", None)

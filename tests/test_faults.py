@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import ROOT, aetui, aetui_json, cli_env
 
-QUEUE = ["queue", "mlp", "--res", "8", "--data", "builtin:16", "--steps", "1"]
+QUEUE = ["queue", "mlp", "--res", "32", "--data", "builtin:16", "--steps", "1"]
 
 
 def run_worker(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:

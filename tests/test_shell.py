@@ -38,12 +38,18 @@ def store_home(tmp_path_factory) -> Path:
     return home.path
 
 
+BASH_WORDBREAKS = " \t\n\"'><=;|&(:"  # bash's default COMP_WORDBREAKS
+
+
 def _variables(shell: str, line: str) -> dict[str, str]:
-    """The environment a shell's script gives `aetui` for a TAB at the end of `line`."""
+    """The environment a shell's script gives `aetui` for a TAB at the end of `line` (bash's
+    words as Click's protocol has them, and the line, as the script passes it too)."""
     words = shlex.split(line) + ([""] if line.endswith(" ") else [])
     if shell == "fish":
         return {"_AETUI_COMPLETE": "fish_complete", "COMP_WORDS": line, "COMP_CWORD": words[-1]}
-    return {"_AETUI_COMPLETE": f"{shell}_complete", "COMP_WORDS": " ".join(words), "COMP_CWORD": str(len(words) - 1)}
+    extra = {"COMP_LINE": line, "COMP_WORDBREAKS": BASH_WORDBREAKS} if shell == "bash" else {}
+    return {"_AETUI_COMPLETE": f"{shell}_complete", "COMP_WORDS": " ".join(words), "COMP_CWORD": str(len(words) - 1),
+            **extra}
 
 
 # the console script's own lines, and a report of the heavy modules the run imported
@@ -73,7 +79,7 @@ def complete(monkeypatch, capsys):
     from aetui.cli import main
 
     def run(home: Path, shell: str, line: str) -> list[str]:
-        for name in [k for k in os.environ if k.startswith("AETUI_")]:
+        for name in [k for k in os.environ if k.startswith("AETUI_") or k in ("COMP_LINE", "COMP_WORDBREAKS")]:
             monkeypatch.delenv(name)
         for name, value in {"AETUI_HOME": str(home), **_variables(shell, line)}.items():
             monkeypatch.setenv(name, value)
@@ -106,6 +112,35 @@ def test_model_and_corruption_names_complete(tmp_path, complete):
     assert complete(home, "fish", "aetui sweep 3 --noise sa") == \
         ["plain,saltpepper\ta fraction p of pixels set to 0 or 1 (half each), all channels"]
     assert complete(home, "bash", "aetui queue unet --res 32 --train-noise bl") == ["plain,blur"]
+
+
+def test_your_own_model_completes_as_a_path_then_with_what_the_file_defines(tmp_path, monkeypatch, complete):
+    """`aetui queue ./models/my_ae.py:<TAB>` offers ConvAE: folders and .py files while the
+    word is a path, then the file's top-level classes and functions, read with ast (the
+    file below would fail if imported), and the TAB stays torch-free."""
+    home = tmp_path / "nohome"
+    models = tmp_path / "models"
+    (models / "parts").mkdir(parents=True)
+    (models / "my_ae.py").write_text("raise SystemExit('imported')\n\nclass ConvAE:\n    \"\"\"A small conv AE.\"\"\"\n\n"
+                                     "def plain(res):\n    pass\n\ndef _private():\n    pass\n\nX = 1\n")
+    (models / "notes.txt").write_text("")
+    (models / "other.py").write_text("def build(res):\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    zsh = complete(home, "zsh", "aetui queue ./models/")
+    assert list(zip(zsh[1::3], zsh[2::3])) == [("./models/my_ae.py", "_"), ("./models/other.py", "_"),
+                                               ("./models/parts/", "folder")]
+    assert complete(home, "fish", "aetui queue ./models/my_ae.py:") == [
+        "plain,./models/my_ae.py:ConvAE\tA small conv AE.", "plain,./models/my_ae.py:plain\tfunction"]
+    assert complete(home, "fish", "aetui queue models/ot") == ["plain,models/other.py:build\tfunction"]  # the one file
+    assert complete(home, "fish", "aetui probe ./final.pt --model models/ot") == ["plain,models/other.py:build\tfunction"]
+    # bash inserts after the last `:` of its word: the values say only what comes after it
+    assert complete(home, "bash", "aetui queue ./models/my_ae.py:C") == ["plain,ConvAE"]
+    assert complete(home, "bash", "aetui queue ./models/my_ae.py:_") == ["plain,_private"]
+    assert complete(home, "bash", "aetui queue ./models/p") == ["plain,./models/parts/"]
+    assert complete(home, "bash", "aetui queue un") == ["plain,unet"]  # not a path: the built-in models
+    fish = complete_proc(home, "fish", f"aetui queue {models}/my_ae.py:Co")  # asserts no torch, pydantic, SQLAlchemy
+    assert fish == [f"plain,{models}/my_ae.py:ConvAE\tA small conv AE."]
+    assert not home.exists()
 
 
 def test_job_ids_complete_with_their_labels(store_home, complete):
@@ -236,6 +271,31 @@ def test_systemd_accepts_the_unit(tmp_path, monkeypatch):
     proc = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"})
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash here")
+def test_bash_completes_your_model_after_the_colon_it_splits_at(tmp_path):
+    """bash splits `my_ae.py:` into `my_ae.py` and `:` (COMP_WORDBREAKS); the script passes
+    the line too, and what comes back is what bash inserts after the colon."""
+    script = tmp_path / "aetui.bash"
+    script.write_text(aetui(tmp_path, "completion", "bash").stdout)
+    shim = tmp_path / "bin" / "aetui"
+    shim.parent.mkdir()
+    shim.write_text(f"#!/bin/sh\nexport PYTHONPATH={shlex.quote(str(ROOT))}\nexec {shlex.quote(sys.executable)} -m aetui \"$@\"\n")
+    shim.chmod(0o755)
+    (tmp_path / "models").mkdir()
+    shutil.copy(ROOT / "examples" / "my_ae.py", tmp_path / "models" / "my_ae.py")
+    press_tab = (f"source {shlex.quote(str(script))}; cd {shlex.quote(str(tmp_path))}; "
+                 "COMP_LINE='aetui queue ./models/my_ae.py:'; COMP_POINT=${#COMP_LINE}; "
+                 "COMP_WORDS=(aetui queue ./models/my_ae.py :); COMP_CWORD=3; COMPREPLY=(); "
+                 "_aetui_completion aetui; printf '%s\\n' \"${COMPREPLY[@]}\"; "
+                 "COMP_LINE='aetui queue ./mo'; COMP_POINT=${#COMP_LINE}; COMP_WORDS=(aetui queue ./mo); COMP_CWORD=2; "
+                 "COMPREPLY=(); _aetui_completion aetui; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    proc = subprocess.run(["bash", "--norc", "-c", press_tab], capture_output=True, text=True,
+                          env={**cli_env(tmp_path / "nohome"), "PATH": f"{shim.parent}:{os.environ['PATH']}"}, timeout=60)
+    lines = proc.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["ConvAE", "plain"], proc.stdout + proc.stderr
+    assert lines[2:] == ["./models/"], proc.stdout + proc.stderr
 
 
 def _unit(path: Path) -> configparser.ConfigParser:

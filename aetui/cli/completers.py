@@ -1,5 +1,5 @@
-"""What a shell's TAB offers for an argument's value: model and corruption names, statuses
-and job ids with their labels.
+"""What a shell's TAB offers for an argument's value: model and corruption names, your own
+model files and what they define, statuses and job ids with their labels.
 
 Each is an `autocompletion=` callback of a Typer parameter, `(ctx, incomplete) -> [(value,
 help)]`; Typer keeps the values that start with `incomplete`. They run in the
@@ -13,18 +13,81 @@ offers nothing rather than printing into the user's prompt.
 # Annotations stay plain: Typer reads these callbacks' parameter types to pass them ctx and
 # the incomplete word.
 
+import os
 from typing import Optional
 
 import typer
 
 # at most this many job ids are offered (newest first); typing more digits narrows them
 MAX_JOB_CHOICES = 100
+# at most this many files and folders are offered for a path; a file over this size is not read
+MAX_PATH_CHOICES = 200
+MAX_READ_BYTES = 1 << 20
 
 
 def model_names(incomplete: str) -> list[tuple[str, str]]:
+    """The built-in models; for a word that looks like a path, your own code (`code_refs`)."""
+    if "/" in incomplete or incomplete.endswith(".py") or ".py:" in incomplete:
+        return code_refs(incomplete)
     from aetui.models.catalog import MODEL_NAMES, RES_RANGE
 
     return [(name, f"res {RES_RANGE[name][0]}..{RES_RANGE[name][1]}") for name in MODEL_NAMES]
+
+
+def code_refs(incomplete: str) -> list[tuple[str, str]]:
+    """`PATH.py:NAME` as it is typed: folders and `.py` files under the path so far, then,
+    after `FILE.py` or `FILE.py:`, the classes and functions FILE defines at its top level
+    (read with `ast`, never imported). A path that leads to one file only offers its names
+    at once. Nothing here is expanded but `~`; an unreadable folder or file offers nothing."""
+    file, colon, name = incomplete.rpartition(":")
+    if colon and file.endswith(".py"):
+        return _defined_in(file, name)
+    if incomplete.endswith(".py") and os.path.isfile(os.path.expanduser(incomplete)):
+        return _defined_in(incomplete, "")
+    head, slash, stem = incomplete.rpartition("/")
+    folder = os.path.expanduser(head + slash) if slash else "."
+    prefix = head + slash
+    out = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem.startswith(".")):
+                    continue
+                if entry.is_dir() and entry.name != "__pycache__":
+                    out.append((f"{prefix}{entry.name}/", "folder"))
+                elif entry.name.endswith(".py") and entry.is_file():
+                    out.append((f"{prefix}{entry.name}", ""))
+                if len(out) == MAX_PATH_CHOICES:
+                    break
+    except OSError:
+        return []
+    if len(out) == 1 and out[0][0].endswith(".py"):  # the only file: go on to its names
+        return _defined_in(out[0][0], "") or out
+    return out
+
+
+def _defined_in(file: str, name: str) -> list[tuple[str, str]]:
+    """`FILE:NAME` for each top-level class and function of FILE (private ones only when
+    `name` starts with `_`), with its docstring's first line or what it is."""
+    import ast
+
+    path = os.path.expanduser(file)
+    try:
+        if os.path.getsize(path) > MAX_READ_BYTES:
+            return []
+        with open(path, "rb") as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return []
+    out = []
+    for node in tree.body:
+        if not isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if node.name.startswith("_") and not name.startswith("_"):
+            continue
+        doc = (ast.get_docstring(node) or "").strip().splitlines()
+        out.append((f"{file}:{node.name}", doc[0] if doc else "class" if isinstance(node, ast.ClassDef) else "function"))
+    return out
 
 
 def corruption_names(incomplete: str) -> list[tuple[str, str]]:

@@ -44,6 +44,7 @@ BASH_SCRIPT = """\
     local IFS=$'\\n'
     local response completion type value
     response=$(env COMP_WORDS="${COMP_WORDS[*]}" COMP_CWORD=$COMP_CWORD \\
+COMP_LINE="${COMP_LINE:0:COMP_POINT}" COMP_WORDBREAKS="$COMP_WORDBREAKS" \\
 %(complete_var)s=bash_complete $1 2>/dev/null)
     for completion in $response; do
         IFS=',' read -r type value <<< "$completion"
@@ -51,6 +52,9 @@ BASH_SCRIPT = """\
             COMPREPLY+=("$value")
         fi
     done
+    if [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == */ ]]; then
+        compopt -o nospace 2>/dev/null  # a folder: go on typing in it
+    fi
     return 0
 }
 
@@ -63,7 +67,7 @@ ZSH_SCRIPT = """\
 # aetui completion for zsh (`aetui completion zsh`; docs/shell.md)
 
 %(complete_func)s() {
-    local -a completions completions_with_descriptions response
+    local -a completions completions_with_descriptions folders response
     (( ! $+commands[%(prog_name)s] )) && return 1
 
     response=("${(@f)$(env COMP_WORDS="${words[*]}" COMP_CWORD=$((CURRENT-1)) \\
@@ -71,7 +75,9 @@ ZSH_SCRIPT = """\
 
     for type key descr in ${response}; do
         if [[ "$type" == "plain" ]]; then
-            if [[ "$descr" == "_" ]]; then
+            if [[ "$key" == */ ]]; then
+                folders+=("$key")
+            elif [[ "$descr" == "_" ]]; then
                 completions+=("$key")
             else
                 completions_with_descriptions+=("$key":"$descr")
@@ -85,7 +91,10 @@ ZSH_SCRIPT = """\
     if [ -n "$completions" ]; then
         compadd -U -V unsorted -a completions
     fi
-    if [ -z "$completions_with_descriptions" ] && [ -z "$completions" ]; then
+    if [ -n "$folders" ]; then
+        compadd -S '' -U -V unsorted -a folders
+    fi
+    if [ -z "$completions_with_descriptions" ] && [ -z "$completions" ] && [ -z "$folders" ]; then
         _files
     fi
 }
@@ -136,19 +145,37 @@ class BashComplete(_Complete):
     """Bash shows no descriptions of its own: when several values are offered, each comes
     with its description (`12  unet res64 · running`), padded to one column. Bash lists
     them and inserts only what they have in common, which is never more than a value: no
-    value is another followed by a space. A single value comes alone, as it is inserted."""
+    value is another followed by a space. A single value comes alone, as it is inserted.
+
+    Bash splits a word at `:` and `=` (`COMP_WORDBREAKS`), so `my_ae.py:Co` reaches it as
+    three words, and what it inserts replaces only the part after the last `:`. The script
+    therefore also passes the line up to the cursor (`COMP_LINE`): the word is read whole
+    from it, and each value loses the part before that last break (bash-completion's
+    `__ltrim_colon_completions`). A script installed before it still works, without that."""
 
     name = "bash"
     source_template = BASH_SCRIPT
 
+    def get_completion_args(self) -> tuple[list[str], str]:
+        line = os.environ.get("COMP_LINE")
+        if not line:  # a script from before, or a caller that sets the words only
+            return super().get_completion_args()
+        words = split_arg_string(line)
+        incomplete = "" if not words or line[-1:].isspace() else words.pop()
+        return words[1:], incomplete
+
     def complete(self) -> str:
         args, incomplete = self.get_completion_args()
         items = self.get_completions(args, incomplete)
+        breaks = set(os.environ.get("COMP_WORDBREAKS", "")) - set(" \t\n\"'") if os.environ.get("COMP_LINE") else set()
+        cut = max((incomplete.rfind(c) for c in breaks), default=-1) + 1  # bash's word starts there
         described = len(items) > 1 and any(item.help for item in items)
-        width = max((len(str(item.value)) for item in items), default=0)
+        width = max((len(str(item.value)) - cut for item in items), default=0)
         out = []
         for item in items:
             value = str(item.value)
+            if cut and value.startswith(incomplete[:cut]):
+                value = value[cut:]
             if described and item.help:
                 value = f"{value:<{width}}  {_one_line(item.help)[:HELP_WIDTH]}"
             out.append(f"{item.type},{value}")

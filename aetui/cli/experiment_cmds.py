@@ -27,7 +27,7 @@ PriorityOpt = Annotated[int, Opt(help="higher runs first")]
 DeviceOpt = Annotated[str, Opt(help="auto, cpu or cuda:N")]
 DataOpt = Annotated[Optional[str], Opt(help="held-out images from this data instead of the model's own (needed for a checkpoint without its training spec)", show_default=False)]
 SeedOpt = Annotated[Optional[int], Opt(help=f"seed of the noise draws {shown(EXPERIMENT['seed'])}", show_default=False)]
-ModelOpt = Annotated[Optional[str], Opt("--model", metavar="PATH.py:NAME", help="a checkpoint of your own model: rebuild it from this file (by default from the snapshot under this home with the checkpoint's sha256)", show_default=False)]
+ModelOpt = Annotated[Optional[str], Opt("--model", metavar="PATH.py:NAME", help="a checkpoint of your own model: rebuild it from this file (by default from the snapshot under this home with the checkpoint's sha256)", show_default=False, autocompletion=completers.code_refs)]
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-RESOLUTIONS = (32, 64, 128, 256, 512)
+from aetui.data.sources import BUILTIN_RESOLUTIONS as RESOLUTIONS
 _PIXELS_PER_CHUNK = 1 << 16  # small chunks keep temporaries in cache and row bands tight
 _RIDGES = 4
 

@@ -18,6 +18,9 @@ CIFAR10_DIRNAME = "cifar-10-batches-py"
 CIFAR10_TRAIN_FILES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR10_TEST_FILE = "test_batch"
 _NPY_MAGIC = b"\x93NUMPY"
+# The resolutions `builtin` paints at (`aetui.data.builtin.generate`). Every other source
+# is resized to any --res (`aetui.data.files.fit_square`).
+BUILTIN_RESOLUTIONS = (32, 64, 128, 256, 512)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,22 @@ def parse_source(text: str) -> DataSource:
         raise UserError(f"{kind}: path too long ({len(rest)} characters, {rest[:40]}...): "
                         f"at most {LIMITS['path_chars']}, and 255 bytes a name")
     return DataSource(kind, path=rest)
+
+
+def resolutions(src: DataSource) -> tuple[int, ...] | None:
+    """The resolutions ``src`` can make, or None when any is fine (it is resized)."""
+    return BUILTIN_RESOLUTIONS if src.kind == "builtin" else None
+
+
+def check_res(src: DataSource, res: int) -> None:
+    """UserError (one line) if ``src`` cannot make images at ``res``: caught when a job is
+    queued (no data made), not when its worker first asks for the images."""
+    allowed = resolutions(src)
+    if allowed is None or res in allowed:
+        return
+    listed = ", ".join(map(str, allowed[:-1])) + f" or {allowed[-1]}"
+    raise UserError(f"--data {src} makes images at res {listed}, not {res}; pick one of those, "
+                    "or a source that is resized to any --res (folder:, npy:, cifar10, py:)")
 
 
 def source_path(src: DataSource) -> Path:

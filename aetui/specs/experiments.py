@@ -84,6 +84,10 @@ class _OnModel(BaseModel):
                                else f"a built-in {info.model}"))
         if self.data is None and info.data is None:
             raise UserError(f"{info.source} has no training spec to take the data from; give --data")
+        if self.data is not None:  # its images are made at the model's resolution
+            from aetui.data.sources import check_res, parse_source
+
+            check_res(parse_source(self.data), info.res)
 
     def _check_batch(self, info: ModelInfo, batch: int, flag: str) -> None:
         # BatchNorm1d cannot take batch statistics of a single vector

@@ -109,6 +109,14 @@ class TrainSpec(BaseModel):
                 raise ValueError(f"--opt {key}: {value!r} is not a JSON scalar (number, true/false, string)")
         return self
 
+    @model_validator(mode="after")
+    def _data_res(self) -> "TrainSpec":
+        """After the model's own checks (a U-Net at res 48 hears about powers of two first)."""
+        from aetui.data.sources import check_res, parse_source
+
+        check_res(parse_source(self.data), self.res)
+        return self
+
     @property
     def label(self) -> str:
         if self.custom:

@@ -26,7 +26,7 @@ def _finished_custom_run(home: Home) -> int:
     from store import queue
     from store.states import JobStatus
 
-    (job,) = jobs.submit(home, "train", [{"model": f"{EXAMPLE}:plain", "res": 16, "steps": 1}])
+    (job,) = jobs.submit(home, "train", [{"model": f"{EXAMPLE}:plain", "res": 32, "steps": 1}])
     assert queue.claim(home.db, worker="w", host="h", pid=1, device="cpu").id == job.id
     queue.record_run(home.db, job_id=job.id, results={"model": {"latent": False, "layers": ["output"]}})
     queue.finish(home.db, job_id=job.id, worker="w", status=JobStatus.DONE)
@@ -69,7 +69,7 @@ def test_launch_forms_offer_what_your_model_supports_and_the_new_job_form_takes_
         assert isinstance(pilot.app.screen, LaunchScreen)
         pilot.app.clear_notifications()
         form.set_value(MODEL_REF, f"{EXAMPLE}:ConvAE")
-        form.set_value("res", 16)
+        form.set_value("res", 32)
         form.set_value("options", {"latent": 4})
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(pilot.app.screen, MainScreen) or list(pilot.app._notifications),

@@ -210,7 +210,8 @@ def test_table_rows_say_what_job_summary_says(seeded):
     # every field of a row but the raw times the table formats itself, its spec (for the
     # labels of rows that share one) and the derived
     # `stopping` flag: the list comes from the row's own definition, not typed again here
-    shared = [f.name for f in fields(JobRow) if f.name not in ("created_at", "updated_at", "started_at", "stopping", "spec")]
+    shared = [f.name for f in fields(JobRow)
+              if f.name not in ("created_at", "updated_at", "started_at", "attempt_started_at", "stopping", "spec")]
     assert {"id", "status", "label", "loss", "error"} <= set(shared)
     home, _ = seeded
     for job in list_jobs(home.db):

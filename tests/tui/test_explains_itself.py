@@ -136,7 +136,7 @@ def test_new_job_form_has_the_models_options_as_fields(seeded):
         model.value = screen.form._choices["model"].index("mlp")
         await until(pilot, lambda: screen.query("#field-options--hidden_layers"), what="the mlp's options")
         assert not screen.query("#field-options--depth")
-        screen.form.set_value("res", 16)
+        screen.form.set_value("res", 32)
         screen.form.set_value("options.width", 32)
         screen.form.set_value("steps", 3)
         await pilot.press("ctrl+s")

@@ -34,7 +34,10 @@ class JobRow:
     last_line: str | None  # a running job's progress in words: a command job's last line of output
     created_at: float
     updated_at: float
-    started_at: float | None = None
+    started_at: float | None = None  # its first start (`Job.started_at`), before any retry
+    # when its running attempt started (`store.queries.running_since`): a running job's time
+    # so far counts from it, so a retried command shows this attempt's time, not the sum
+    attempt_started_at: float | None = None
     # a running job whose cancel was asked (`Job.cancel_requested`): shown as stopping…
     # until its worker records how it ended; not a status of its own in the store
     stopping: bool = False
@@ -42,8 +45,9 @@ class JobRow:
     spec: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_job(cls, job: Any) -> "JobRow":
-        """From a `store.tables.Job` (or a `store.sqlite_read` record with its columns)."""
+    def from_job(cls, job: Any, attempt_started_at: float | None = None) -> "JobRow":
+        """From a `store.tables.Job` (or a `store.sqlite_read` record with its columns), and
+        when its running attempt started, if it runs."""
         spec = job.spec or {}
         return cls(
             id=job.id, kind=job.kind, status=job.status, label=job.label or "", model=spec.get("model"),
@@ -51,8 +55,15 @@ class JobRow:
             step=job.step or 0, total_steps=job.total_steps or 0, loss=job.loss, images_per_s=job.images_per_s,
             eta_s=job.eta_s, parent_id=job.parent_id, error=job.error, last_line=getattr(job, "last_line", None),
             created_at=job.created_at, updated_at=job.updated_at, started_at=job.started_at,
+            attempt_started_at=attempt_started_at,
             stopping=is_stopping(job.status, getattr(job, "cancel_requested", False)), spec=spec,
         )
+
+    def elapsed_s(self, now: float) -> float | None:
+        """A running job's time so far in this attempt; None for any other."""
+        if self.status != JobStatus.RUNNING or self.attempt_started_at is None:
+            return None
+        return now - self.attempt_started_at
 
     @property
     def fraction(self) -> float:

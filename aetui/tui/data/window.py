@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from store.states import JOB_SORTS as SORT_KEYS
-from store.states import STATUSES
+from store.states import STATUSES, JobStatus
 from store.states import UNCHANGING_SORTS as STATIC_SORTS
 
 from aetui.tui.data.rows import JobRow
@@ -32,13 +32,22 @@ class JobQuery:
     descending: bool = True
 
 
+def _rows(jobs: list, since: dict[int, float]) -> list[JobRow]:
+    """The table's rows of these jobs; `since`: when the running ones' attempts started."""
+    return [JobRow.from_job(j, since.get(j.id)) for j in jobs]
+
+
+def _running(jobs: list) -> list[int]:
+    return [j.id for j in jobs if j.status == JobStatus.RUNNING]
+
+
 def fetch_window(db, query: JobQuery, offset: int, limit: int) -> tuple[list[JobRow], int]:
     """`limit` rows from `offset` under the query, and the number of rows it matches."""
-    from store.queries import job_window
+    from store.queries import job_window, running_since
 
     jobs, total = job_window(db, status=query.status, text=query.text, sort=query.sort,
                              descending=query.descending, offset=offset, limit=limit)
-    return [JobRow.from_job(j) for j in jobs], total
+    return _rows(jobs, running_since(db, _running(jobs))), total
 
 
 def first_page(db_url: str, limit: int) -> tuple[list[JobRow], int, dict[str, int], float] | None:
@@ -64,7 +73,10 @@ def first_page(db_url: str, limit: int) -> tuple[list[JobRow], int, dict[str, in
             seen = con.execute("SELECT max(updated_at) FROM job").fetchone()[0] or 0.0
         finally:
             con.close()
-        rows = [JobRow.from_job(j) for j in jobs]
+        since = sqlite_read.running_since(db_url, _running(jobs))
+        if since is None:
+            return None
+        rows = _rows(jobs, since)
     except (sqlite3.Error, AttributeError, KeyError, TypeError):
         return None
     return rows, sum(counts.values()), counts, float(seen)
@@ -85,10 +97,10 @@ CHANGES_LIMIT = 500
 
 def fetch_changes(db, query: JobQuery, since: float) -> Changes:
     """Rows changed since `since` (newest update first), counts, and the filtered total."""
-    from store.queries import count_jobs, count_matching, list_jobs, matching_ids, newest_update
+    from store.queries import count_jobs, count_matching, list_jobs, matching_ids, newest_update, running_since
 
     jobs = list_jobs(db, changed_since=since, limit=CHANGES_LIMIT + 1)
-    rows = [JobRow.from_job(j) for j in jobs[:CHANGES_LIMIT]]
+    rows = _rows(jobs[:CHANGES_LIMIT], running_since(db, _running(jobs[:CHANGES_LIMIT])))
     overflow = len(jobs) > CHANGES_LIMIT
     seen = newest_update(db) if overflow else max([since, *(r.updated_at for r in rows)])
     return Changes(rows=rows, seen=seen, counts=count_jobs(db), total=count_matching(db, status=query.status,

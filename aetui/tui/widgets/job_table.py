@@ -110,7 +110,7 @@ def cell_text(row: JobRow, key: str, width: int, label: str | None = None) -> st
     if key == "label":
         return row.error if row.status == JobStatus.FAILED and row.error else row.label if label is None else label
     if key == "progress" and row.kind == "command":  # no steps: its time so far and its last line of output
-        since = fmt.duration(time.time() - row.started_at) if row.status == JobStatus.RUNNING and row.started_at else ""
+        since = fmt.duration(row.elapsed_s(time.time()))  # this attempt's, not since the first start
         return " ".join(t for t in (since, row.last_line or "") if t)
     if key == "progress":
         if row.phase:  # before its first step: what it does, not 0/2000
