@@ -167,8 +167,16 @@ def shadowed(top: str, root: Path | None = None, exempt: str | None = None) -> s
     found = str(Path(origin).resolve())
     installed = {str(Path(d).resolve()) for d in _installed_dirs()}
     plain = {str(Path(p or ".").resolve()) for p in sys.path} - installed  # the current folder, PYTHONPATH
-    if any(found.startswith(folder + "/") for folder in (*([own] if own else []), *plain)):
+
+    def under(folders) -> bool:
+        return any(found.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+    if own and under([own]):
         return None  # a hook that searches sys.path as well (pytest's) found the user's own folder
+    # site-packages first: a virtual environment often lives inside a folder on sys.path
+    # (`.venv` in the project's checkout, which is the current folder)
+    if not under(installed) and under(plain):
+        return None
     return f"the installed module {top} ({origin})"
 
 
