@@ -332,6 +332,9 @@ def take(ref: CodeRef, role: str, what: str | None = None) -> Snapshot:
     seen: set[Path] = set()
     over: list[str] = []
     exempt = None if ref.is_file else module.split(".")[0]  # the package the user named
+    # a package installed in site-packages: its neighbours there are other libraries (torch,
+    # numpy), not the user's own modules; only the package itself is followed
+    installed_root = str(root.resolve()) in {str(Path(d).resolve()) for d in _installed_dirs()}
     while todo:
         path, name = todo.pop(0)
         if path in seen:
@@ -362,6 +365,8 @@ def take(ref: CodeRef, role: str, what: str | None = None) -> Snapshot:
             bits = dotted.split(".")
             for i in range(1, len(bits) + 1):  # the package's __init__ files on the way down, then the module
                 sub = ".".join(bits[:i])
+                if installed_root and bits[0] != exempt:
+                    break
                 found = _module_file(root, sub)
                 if found is not None and found.resolve() not in seen:
                     todo.append((found.resolve(), sub))

@@ -401,3 +401,22 @@ def test_a_file_named_like_a_standard_or_installed_module_is_refused(home, tmp_p
         assert sys.path == path_before and sys.modules["json"].dumps({}) == "{}"
     finally:
         sys.modules.pop("model", None)
+
+
+def test_a_package_in_site_packages_is_snapshotted_without_the_libraries_beside_it(home, tmp_path, monkeypatch):
+    """`mypkg.models:build` installed in site-packages (here the user's own site folder): the
+    snapshot takes mypkg's files, not the other installed modules it imports from there."""
+    import site
+
+    usersite = tmp_path / "user-site"
+    (usersite / "mypkg").mkdir(parents=True)
+    (usersite / "mypkg" / "__init__.py").write_text("")
+    (usersite / "mypkg" / "parts.py").write_text("import otherlib\n\nX = 1\n")
+    (usersite / "mypkg" / "models.py").write_text("import otherlib\nfrom mypkg import parts\n\ndef build(res):\n    pass\n")
+    (usersite / "otherlib.py").write_text("Y = 2\n")  # another installed library
+    monkeypatch.setattr(site, "USER_SITE", str(usersite))
+    monkeypatch.syspath_prepend(str(usersite))
+    monkeypatch.chdir(tmp_path)
+    out = aetui(home, "queue", "mypkg.models:build", "--res", "32", "--dry-run")
+    taken = [line.split()[0] for line in out.stdout.splitlines() if ".py  " in line]
+    assert sorted(taken) == ["mypkg/__init__.py", "mypkg/models.py", "mypkg/parts.py"], out.stdout
