@@ -39,7 +39,7 @@ def test_the_run_summary_fits_its_box_at_80x24(seeded):
         assert not box.show_vertical_scrollbar
         top = "\n".join(screen_text(pilot.app).splitlines()[1:11])
         for key in ("status   done", "progress 60/60", "loss 0.0061", "final_loss 0.0061", "heldout_mse 0.0072",
-                    "on 3 Spec: "):
+                    "more in 3 Spec: "):
             assert key in top, (key, top)
         await pilot.press("3")
         await settle(pilot)

@@ -167,7 +167,7 @@ def fit_summary(rows: list[SummaryLine], height: int, measure) -> tuple[Any, lis
         if not left:
             return rows_table(kept)
         names = ", ".join(line.name for line in sorted(left, key=rows.index))
-        return Group(rows_table(kept), Text(f"on 3 Spec: {names}", style="dim", no_wrap=True, overflow="ellipsis"))
+        return Group(rows_table(kept), Text(f"more in 3 Spec: {names}", style="dim", no_wrap=True, overflow="ellipsis"))
 
     while measure(shown()) > height:
         droppable = [r for r in kept if r.rank > KEEP]
