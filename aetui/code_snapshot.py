@@ -40,6 +40,7 @@ from typing import Any, Callable
 
 from aetui.defaults import LIMITS
 from aetui.errors import UserError
+from aetui.models.catalog import is_ref
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -70,11 +71,6 @@ class CodeRef:
 
     def __str__(self) -> str:
         return f"{self.target}:{self.name}"
-
-
-def is_ref(text: str) -> bool:
-    """Whether a model name is a reference to the user's code (built-in names have no colon)."""
-    return ":" in str(text)
 
 
 def parse_ref(text: str, what: str = "model") -> CodeRef:

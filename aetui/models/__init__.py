@@ -15,7 +15,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from aetui.models.catalog import MODEL_NAMES, OPTIONS, defaults, resolve, supports_latent, validate
+from aetui.models.catalog import MODEL_NAMES, OPTIONS, defaults, is_ref, resolve, supports_latent, validate
 
 if TYPE_CHECKING:
     import torch
@@ -67,8 +67,6 @@ def build(name: str, res: int, *, code_dir: Path | None = None, **options: Any) 
 
     `name` may be your own model (`PATH.py:NAME`): it is built from its snapshot in
     `code_dir` (a run's `code/model`), never from the file the name points at."""
-    from aetui.code_snapshot import is_ref
-
     if is_ref(name):
         from aetui.models.custom import build as build_custom
 

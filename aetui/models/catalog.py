@@ -13,6 +13,12 @@ from typing import Any
 MODEL_NAMES = ("mlp", "unet", "attn-unet")
 
 
+def is_ref(text: str) -> bool:
+    """Whether a model name is a reference to the user's code (`PATH.py:NAME`,
+    `package.module:NAME`; `aetui.code_snapshot` reads it): built-in names have no colon."""
+    return ":" in str(text)
+
+
 @dataclass(frozen=True)
 class Option:
     """One model option as the CLI shows it. `type` is the Python type of a set value."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from aetui.defaults import LIMITS, TRAIN
 from aetui.errors import UserError
+from aetui.models.catalog import is_ref
 
 
 class TrainSpec(BaseModel):
@@ -72,8 +73,6 @@ class TrainSpec(BaseModel):
     @property
     def custom(self) -> bool:
         """Whether the model is your own code (`PATH.py:NAME`), not a built-in family."""
-        from aetui.code_snapshot import is_ref
-
         return is_ref(self.model)
 
     @model_validator(mode="after")
@@ -152,14 +151,17 @@ class TrainSpec(BaseModel):
 def code_snapshots(model: str | None, data: str | None) -> dict[str, Any]:
     """Snapshots (`aetui.code_snapshot.Snapshot`) of your own model and data code, by role;
     read at queue time (UserError when a file is missing or defines no such name)."""
-    from aetui.code_snapshot import is_ref, parse_ref, take
     from aetui.data.sources import parse_source
 
     out = {}
-    if model is not None and is_ref(model):
+    if model is not None and is_ref(model):  # the built-in models need no snapshot (nor its module)
+        from aetui.code_snapshot import parse_ref, take
+
         out["model"] = take(parse_ref(model), "model")
     src = parse_source(data) if data is not None else None
     if src is not None and src.kind == "py":
+        from aetui.code_snapshot import parse_ref, take
+
         out["data"] = take(parse_ref(src.path or "", "--data py:"), "data", "--data py:")
     return out
 
