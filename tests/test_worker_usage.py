@@ -71,8 +71,12 @@ def test_worker_records_gpu_memory_utilization_and_cpu_time(home, monkeypatch):
 
 
 class TwoCards(OneCard):
-    """Two cards at 40% and 60%; card i lists the i-th child of this process (a job on
-    both is one process a card: its ranks, started in rank order) with 3 GiB."""
+    """Two cards at 40% and 60%; card i lists rank i of the job with 3 GiB while it runs
+    (the children of this process whose command line names `home`: another test's leftover
+    child in this pytest process is not the job's)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = str(home)
 
     def nvmlDeviceGetCount(self) -> int:
         return 2
@@ -82,8 +86,16 @@ class TwoCards(OneCard):
 
     def nvmlDeviceGetComputeRunningProcesses(self, h):
         me = os.getpid()
-        kids = sorted(int(p) for p in Path(f"/proc/{me}/task/{me}/children").read_text().split())
-        return [SimpleNamespace(pid=kids[h], usedGpuMemory=3 * GiB)] if len(kids) > h else []
+        ranks = []
+        for pid in sorted(int(p) for p in Path(f"/proc/{me}/task/{me}/children").read_text().split()):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if stat[0] != "Z" and self.home in cmd:  # an ended rank holds no memory
+                ranks.append(pid)
+        return [SimpleNamespace(pid=ranks[h], usedGpuMemory=3 * GiB)] if len(ranks) > h else []
 
 
 @pytest.mark.slow
@@ -94,10 +106,10 @@ def test_a_job_on_two_devices_records_the_usage_of_both_ranks(home, monkeypatch)
     from aetui.worker.supervisor import Worker
     from store import queue
 
-    monkeypatch.setitem(sys.modules, "pynvml", TwoCards())
+    h = Home.resolve(home)
+    monkeypatch.setitem(sys.modules, "pynvml", TwoCards(h.path))
     monkeypatch.setattr(nvml, "_state", {})
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    h = Home.resolve(home)
     (job,) = queue.enqueue_many(h.db, [dict(kind="noop", spec={"steps": 4, "sleep_s": 0.3, "gpus": 2}, gpus=2,
                                             label="noop on two")], run_root=str(h.runs))
     assert Worker(h, ["cuda:0", "cuda:1"], until_empty=True, poll_s=0.05, log=lambda _: None).run() == 0
@@ -123,3 +135,24 @@ def test_a_meter_adds_to_the_usage_recorded_before_it():
     assert meter.usage()["cpu_s"] == 102.0
     fresh = UsageMeter(os.getpid(), ["cpu"])
     assert fresh.usage() == {}
+
+
+class IdleCard(OneCard):
+    """A card with 70 GiB in use and no compute process listed."""
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        return []
+
+
+def test_a_device_with_no_process_on_it_holds_none_of_the_jobs_memory(monkeypatch):
+    """The device's used memory stands in for the job's only where NVML lists processes but
+    not ours (a container's PID namespace); a device with none listed (a rank that ended)
+    adds nothing. Before, it added the card's whole 70 GiB."""
+    from aetui.worker.usage import UsageMeter
+
+    monkeypatch.setitem(sys.modules, "pynvml", IdleCard())
+    monkeypatch.setattr(nvml, "_state", {})
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    meter = UsageMeter(os.getpid(), ["cuda:0"], alone=True)
+    meter.sample()
+    assert meter.usage()["gpu_mem_peak"] == 0 and meter.usage()["gpu_util_mean"] == 0.4

@@ -110,8 +110,9 @@ class UsageMeter:
                 if ours:
                     matched = True
                     mem += sum(int(p.usedGpuMemory) for p in ours)
-                elif self.alone:
+                elif procs and self.alone:  # NVML's pids are not ours to see (a container's PID namespace)
                     mem += int(nv.nvmlDeviceGetMemoryInfo(h).used)
+                # no process on the device at all: the job holds nothing there (a rank that ended)
         except Exception:  # a device gone or NVML confused: this sample says nothing
             return
         if matched or self.alone:
