@@ -104,6 +104,20 @@ async def select_job(pilot, job_id: int) -> None:
     assert screen.table.current is not None and screen.table.current.id == job_id
 
 
+async def open_run(pilot, job_id: int | None = None):
+    """Open the run view of a job (the selected one when `job_id` is None) with Enter, as a
+    user would, and wait until it has loaded; the screen."""
+    from aetui.tui.screens.run import RunScreen
+
+    if job_id is not None:
+        await select_job(pilot, job_id)
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.data is not None,
+                what=f"the run view of job {job_id if job_id is not None else '(selected)'}")
+    await settle(pilot)
+    return pilot.app.screen
+
+
 def job(home: Home, job_id: int):
     from store.queries import get_job
 

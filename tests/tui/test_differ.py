@@ -10,9 +10,8 @@ import os
 import pytest
 
 from aetui.tui.screens.compare import CompareScreen
-from aetui.tui.screens.run import RunScreen
 
-from .helpers import drive, make_app, screen_text, select_job, settle, table_ids, until
+from .helpers import drive, make_app, open_run, screen_text, select_job, settle, table_ids, until
 
 
 def plain(static) -> str:
@@ -69,10 +68,7 @@ def test_filters_tags_run_view_and_compare(seeded):
         await filter_by(pilot, "tag:best")
         assert table_ids(pilot) == [done]
 
-        await pilot.press("enter")  # the run view: its tags, note and what it used
-        await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.data is not None,
-                    what="run view loaded")
-        await settle(pilot)
+        await open_run(pilot)  # the run view of the selected job: its tags, note and what it used
         text = screen_text(pilot.app)
         assert "best" in text and "the baseline v2" in text, text  # near the top: on screen
         summary = plain(pilot.app.screen.query_one("#run-summary"))  # the summary box scrolls

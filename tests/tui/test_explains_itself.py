@@ -7,23 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from aetui.tui.screens.run import RunScreen
 from aetui.tui.screens.scalar_picker import ScalarPicker
 from tests.conftest import aetui
-from tests.tui.helpers import drive, job, make_app, screen_text, select_job, settle, until
+from tests.tui.helpers import drive, job, make_app, open_run, screen_text, settle, until
 
 PHASE = "preparing data 300/2048"
-
-
-def open_run(pilot, job_id: int):
-    async def go():
-        await select_job(pilot, job_id)
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.data is not None,
-                    what="run loaded")
-        await settle(pilot)
-        return pilot.app.screen
-    return go()
 
 
 @pytest.mark.slow  # over 1.5 s on 2 idle cores: not in the quick loop

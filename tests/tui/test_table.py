@@ -13,7 +13,7 @@ from aetui.tui.screens.main import MainScreen
 from aetui.tui.screens.results import ResultsScreen
 from aetui.tui.screens.run import RunScreen
 
-from .helpers import drive, make_app, ready, screen_text, select_job, settle, table_ids, until
+from .helpers import drive, make_app, open_run, ready, screen_text, select_job, settle, table_ids, until
 
 
 def test_text_filter_and_status_filter_change_the_rows(seeded):
@@ -224,11 +224,7 @@ def test_open_run_shows_image_curve_and_log(seeded):
     app = make_app(home)
 
     async def scenario(pilot):
-        await select_job(pilot, ids["done"])
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.data is not None,
-                    what="run loaded")
-        await settle(pilot)
+        await open_run(pilot, ids["done"])
         screen = pilot.app.screen
         view = screen.query_one("#run-image")
         assert view.path.name == "recon_00000060.png" and view.image is not None  # in view at once

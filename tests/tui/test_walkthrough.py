@@ -11,10 +11,9 @@ from aetui.tui.screens.confirm import ConfirmScreen
 from aetui.tui.screens.launch import LaunchScreen
 from aetui.tui.screens.prompt import PromptScreen
 from aetui.tui.screens.results import ResultsScreen
-from aetui.tui.screens.run import RunScreen
 from aetui.worker.registry import register
 
-from .helpers import drive, make_app, screen_text, select_job, settle, until
+from .helpers import drive, make_app, open_run, screen_text, select_job, settle, until
 
 
 def _footer(app) -> str:
@@ -29,11 +28,7 @@ def test_the_run_summary_fits_its_box_at_80x24(seeded):
     app = make_app(home)
 
     async def scenario(pilot):
-        await select_job(pilot, ids["done"])
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.data is not None,
-                    what="the run")
-        await settle(pilot)
+        await open_run(pilot, ids["done"])
         box = pilot.app.screen.query_one("#run-summary-box")
         assert box.virtual_size.height <= box.scrollable_content_region.height, (box.virtual_size, box.size)
         assert not box.show_vertical_scrollbar
@@ -57,11 +52,7 @@ def test_space_plays_only_albums_that_play_and_a_caption_says_its_name_once(seed
     app = make_app(home)
 
     async def scenario(pilot):
-        await select_job(pilot, ids["walk"])
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(pilot.app.screen, RunScreen) and pilot.app.screen.data is not None,
-                    what="the walk's run view")
-        await settle(pilot)
+        await open_run(pilot, ids["walk"])
         caption = str(pilot.app.screen.query_one("#run-image-caption").render())
         assert caption.strip() == "filmstrip", caption
         await pilot.press("r")
